@@ -1,0 +1,220 @@
+"""``SpawnQueue``: the rules of opening (FIFO, at most N live terminals, never
+the same session twice, a failed launch marks the session failed), and
+``run_once`` / ``wait_for_terminals`` for ``--once``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from maestro.agents.runner.spawns import BadSpawn, Spawn
+from maestro.agents.runner.state import RunnerState
+from maestro.agents.runner.terminals import Launcher, Terminal
+from maestro.cli.client import ApiError, CliError, MaestroClient
+
+log = logging.getLogger("maestro.runner")
+
+
+@dataclass
+class Opened:
+    spawn: Spawn
+    terminal: Terminal
+
+
+class SpawnQueue:
+    """Pending spawns in arrival order, opened while fewer than ``max_concurrent``
+    terminals are alive. Never opens one session twice."""
+
+    def __init__(
+        self,
+        client: MaestroClient,
+        state: RunnerState,
+        launcher: Launcher,
+        max_concurrent: int = 4,
+        runner_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.launcher = launcher
+        self.max_concurrent = max(1, max_concurrent)
+        self.runner_env = os.environ if runner_env is None else runner_env
+        self.waiting: deque[Spawn] = deque()
+        self.live: list[Opened] = []
+        self.opened_ids: list[str] = []
+        self.failed_ids: list[str] = []
+        self._announced: set[str] = set()  # waiting spawns already logged as such
+
+    # queueing
+
+    def offer(self, spawn: Spawn) -> bool:
+        """Queue a spawn unless it is already queued or was opened before."""
+        if self.state.has_opened(spawn.session_id) or self.is_waiting(spawn.session_id):
+            return False
+        self.waiting.append(spawn)
+        return True
+
+    def is_waiting(self, session_id: str) -> bool:
+        return any(s.session_id == session_id for s in self.waiting)
+
+    def forget(self, session_id: str) -> None:
+        """The session stopped being ``spawning`` (or was deleted) before its turn."""
+        if self.is_waiting(session_id):
+            self.waiting = deque(s for s in self.waiting if s.session_id != session_id)
+            log.info("session %s is no longer spawning; dropped from the queue", session_id)
+
+    def catch_up(self) -> int:
+        """Queue every ``spawning`` session not yet opened; returns how many."""
+        sessions = self.client.get("/api/sessions", status="spawning")
+        projects: dict[str, dict[str, Any]] = {}
+        added = 0
+        for session in sessions:
+            session_id = session.get("id")
+            if self.state.has_opened(session_id) or self.is_waiting(session_id):
+                continue
+            project_id = session.get("projectId")
+            try:
+                if project_id not in projects:
+                    projects[project_id] = self.client.get(f"/api/projects/{project_id}")
+                added += self.offer(Spawn.from_session(session, projects[project_id]))
+            except (CliError, BadSpawn) as error:
+                log.warning("cannot open pending session %s: %s", session_id, error)
+        if added:
+            log.info("found %d pending spawn(s)", added)
+        return added
+
+    # opening
+
+    def pump(self) -> None:
+        """Open waiting spawns while there are free slots."""
+        self.reap()
+        while self.waiting and len(self.live) < self.max_concurrent:
+            spawn = self.waiting.popleft()
+            try:
+                if not self._still_spawning(spawn.session_id):
+                    continue
+            except CliError:
+                self.waiting.appendleft(spawn)  # the server is away; try again later
+                raise
+            self._open(spawn)
+        for spawn in self.waiting:
+            if spawn.session_id not in self._announced:
+                self._announced.add(spawn.session_id)
+                log.info(
+                    "session %s waits for a free slot (%d open, --max-concurrent %d)",
+                    spawn.session_id,
+                    len(self.live),
+                    self.max_concurrent,
+                )
+
+    def _still_spawning(self, session_id: str) -> bool:
+        try:
+            session = self.client.get(f"/api/sessions/{session_id}")
+        except ApiError as error:
+            if error.status == 404:
+                log.info("session %s was deleted before it was opened", session_id)
+                return False
+            raise
+        if session.get("status") != "spawning":
+            log.info(
+                "session %s is %s, not spawning; not opening it", session_id, session["status"]
+            )
+            return False
+        return True
+
+    def _open(self, spawn: Spawn) -> None:
+        try:
+            command = spawn.command()
+        except BadSpawn as error:
+            self._fail(spawn.session_id, str(error))
+            return
+        cwd = spawn.working_directory()
+        if not cwd.exists():
+            self._fail(spawn.session_id, f"working directory {cwd} does not exist")
+            return
+        if not cwd.is_dir():
+            self._fail(spawn.session_id, f"working directory {cwd} is not a directory")
+            return
+        try:
+            terminal = self.launcher.open(spawn, command, spawn.terminal_env(self.runner_env), cwd)
+        except Exception as error:
+            self._fail(spawn.session_id, f"could not open a {self.launcher.kind} terminal: {error}")
+            return
+        self.state.mark_opened(spawn.session_id)
+        self.live.append(Opened(spawn, terminal))
+        self.opened_ids.append(spawn.session_id)
+        log.info("opened session %s in %s (%s)", spawn.session_id, cwd, terminal.description)
+
+    def _fail(self, session_id: str, reason: str) -> None:
+        log.error("session %s failed: %s", session_id, reason)
+        body = {
+            "status": "failed",
+            "events": [{"type": "spawn_failed", "data": {"reason": reason}}],
+        }
+        try:
+            self.client.patch(f"/api/sessions/{session_id}", body)
+        except CliError as error:
+            # Still `spawning` and not marked opened: the next catch-up retries.
+            log.error("could not mark session %s failed: %s", session_id, error.message)
+            return
+        self.failed_ids.append(session_id)
+
+    # closing
+
+    def reap(self) -> None:
+        """Free the slots of terminals that ended. A terminal that ended while its
+        session is still ``spawning`` never got as far as ``init``: mark it failed."""
+        for opened in list(self.live):
+            if opened.terminal.alive():
+                continue
+            self.live.remove(opened)
+            code = opened.terminal.exit_code()
+            session_id = opened.spawn.session_id
+            log.info(
+                "session %s: terminal closed%s",
+                session_id,
+                "" if code is None else f" (exit code {code})",
+            )
+            try:
+                status = self.client.get(f"/api/sessions/{session_id}").get("status")
+            except CliError:
+                continue
+            if status == "spawning":
+                self._fail(
+                    session_id,
+                    f"the terminal closed{'' if code is None else f' with exit code {code}'} "
+                    f"before `maestro {opened.spawn.role} init` started the session",
+                )
+
+    def running_terminals(self) -> int:
+        return sum(opened.terminal.alive() for opened in self.live)
+
+    @property
+    def waiting_on_terminals(self) -> bool:
+        """True while PTY terminals this runner started are still running (``--once``
+        waits for them; tmux windows go on without the runner)."""
+        return not self.launcher.outlives_runner and self.running_terminals() > 0
+
+
+def run_once(queue: SpawnQueue, poll_seconds: float = 0.2) -> None:
+    """Open every pending spawn (waiting for free slots as needed) and return when
+    all are open and, for PTY terminals, have exited. Spawns requested meanwhile
+    (say, by an orchestrator this run opened) are handled too: the run ends when
+    a fresh look finds nothing left to do."""
+    queue.catch_up()
+    while True:
+        queue.pump()
+        if not queue.waiting and not queue.waiting_on_terminals and not queue.catch_up():
+            return
+        time.sleep(poll_seconds)
+
+
+def wait_for_terminals(queue: SpawnQueue, poll_seconds: float = 0.2) -> None:
+    """Keep draining PTY terminals until they exit (Ctrl-C leaves them)."""
+    while queue.waiting_on_terminals:
+        queue.reap()
+        time.sleep(poll_seconds)

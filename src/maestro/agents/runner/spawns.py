@@ -1,0 +1,99 @@
+"""``Spawn``: what a terminal needs, read from a spawn event or a listed session."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from maestro.domain.ids import is_valid_id
+
+ROLES = ("worker", "orchestrator")
+
+PASS_THROUGH = (
+    "MAESTRO_TOKEN",
+    "MAESTRO_AGENT_COMMAND",
+    "MAESTRO_HOME",
+    "MAESTRO_SKILLS_DIR",
+    "MAESTRO_RETRIES",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LC_ALL",
+)
+"""The runner's own variables a terminal inherits (when set), on top of the
+session's ``MAESTRO_*`` env. The session's values win."""
+
+
+class BadSpawn(ValueError):
+    """A spawn request the runner cannot act on (malformed data)."""
+
+
+@dataclass(frozen=True)
+class Spawn:
+    """Everything needed to open one session's terminal."""
+
+    session_id: str
+    name: str
+    role: str
+    cwd: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_event(cls, data: Any) -> Spawn:
+        """From a ``session:spawn_request`` event's data."""
+        if not isinstance(data, dict):
+            raise BadSpawn("spawn request data is not an object")
+        session = data.get("session")
+        session_id = session.get("id") if isinstance(session, dict) else None
+        return cls._checked(
+            session_id, data.get("name"), data.get("role"), data.get("cwd"), data.get("env")
+        )
+
+    @classmethod
+    def from_session(cls, session: Mapping[str, Any], project: Mapping[str, Any]) -> Spawn:
+        """From a listed ``spawning`` session and its project (the catch-up path)."""
+        metadata = session.get("metadata") or {}
+        env = session.get("env") or {}
+        role = metadata.get("role") or env.get("MAESTRO_ROLE") or "worker"
+        return cls._checked(
+            session.get("id"), session.get("name"), role, project.get("workingDir"), env
+        )
+
+    @classmethod
+    def _checked(cls, session_id: Any, name: Any, role: Any, cwd: Any, env: Any) -> Spawn:
+        if not isinstance(session_id, str) or not is_valid_id(session_id):
+            raise BadSpawn(f"spawn request without a valid session id: {session_id!r}")
+        if not isinstance(env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+        ):
+            raise BadSpawn(f"spawn request for {session_id} has no string-to-string env")
+        return cls(
+            session_id=session_id,
+            name=name if isinstance(name, str) and name else session_id,
+            role=role if isinstance(role, str) else "",
+            cwd=cwd if isinstance(cwd, str) else "",
+            env=dict(env),
+        )
+
+    def command(self) -> list[str]:
+        """``maestro <role> init``, run by this very installation whatever PATH says."""
+        if self.role not in ROLES:
+            raise BadSpawn(f"unknown role {self.role!r} (expected worker or orchestrator)")
+        return [sys.executable, "-m", "maestro", self.role, "init"]
+
+    def working_directory(self) -> Path:
+        """The project's ``workingDir``; ``""`` means the user's home directory, and
+        ``~`` and relative paths are taken from there too, never from wherever the
+        runner happens to have been started."""
+        return Path.home() / Path(self.cwd).expanduser()
+
+    def terminal_env(self, runner_env: Mapping[str, str]) -> dict[str, str]:
+        env = {k: runner_env[k] for k in PASS_THROUGH if runner_env.get(k)}
+        env.update(self.env)
+        return env

@@ -1,0 +1,110 @@
+"""Commands that run inside a spawned session: ``worker init``, ``orchestrator
+init``, ``whoami``, and ``hook`` (called by the Claude Code plugin's hooks)."""
+
+from __future__ import annotations
+
+import json as jsonlib
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from maestro.agents.context import SessionEnv, current_session_id
+from maestro.agents.launch import gather, run_init
+from maestro.cli.client import CliError, MaestroClient
+from maestro.cli.output import JsonFlag, ServerOption, command
+
+worker = typer.Typer(help="Run inside a worker session's terminal.", no_args_is_help=True)
+orchestrator = typer.Typer(
+    help="Run inside an orchestrator session's terminal.", no_args_is_help=True
+)
+
+
+def _init(role: str, json_mode: bool, server: str | None) -> None:
+    env = dict(os.environ)
+    if server:
+        env["MAESTRO_SERVER_URL"] = server
+    with command(json_mode, server):
+        exit_code = run_init(role, env)
+        if json_mode:
+            sys.stdout.write(
+                jsonlib.dumps({"success": exit_code == 0, "data": {"exitCode": exit_code}}) + "\n"
+            )
+    raise typer.Exit(exit_code)
+
+
+@worker.command("init")
+def worker_init(json: JsonFlag = False, server: ServerOption = None) -> None:
+    """Start this session's agent as a worker (reads the MAESTRO_* environment)."""
+    _init("worker", json, server)
+
+
+@orchestrator.command("init")
+def orchestrator_init(json: JsonFlag = False, server: ServerOption = None) -> None:
+    """Start this session's agent as an orchestrator (reads the MAESTRO_* environment)."""
+    _init("orchestrator", json, server)
+
+
+def print_raw(text: str) -> None:
+    """Exactly the text the agent got: no Rich markup parsing or wrapping."""
+    sys.stdout.write(text)
+
+
+def whoami(json: JsonFlag = False, server: ServerOption = None) -> None:
+    """Show the session this terminal runs in: role, tasks and the full brief."""
+    env = dict(os.environ)
+    if server:
+        env["MAESTRO_SERVER_URL"] = server
+    with command(json, server) as cmd:
+        context = SessionEnv.read(env)
+        with MaestroClient(context.server_url) as client:
+            world = gather(client, context.session_id, context.role, list(context.skills), env)
+        cmd.done(world.as_data(), lambda _: print_raw(world.brief))
+
+
+_HOOKS: dict[str, Any] = {
+    "session-start": lambda data: {
+        "status": "running",
+        "events": [{"type": "agent_session_start", "data": {"source": data.get("source")}}],
+    },
+    "session-end": lambda data: {
+        "status": "completed",
+        "events": [{"type": "agent_session_end", "data": {"reason": data.get("reason")}}],
+    },
+    "file-modified": lambda data: {
+        "events": [
+            {
+                "type": "file_modified",
+                "data": {
+                    "path": (data.get("tool_input") or {}).get("file_path"),
+                    "tool": data.get("tool_name"),
+                },
+            }
+        ],
+    },
+}
+
+
+def hook(
+    event: Annotated[str, typer.Argument(help="session-start | session-end | file-modified")],
+) -> None:
+    """Report a Claude Code hook to Maestro (used by the Maestro plugin; never fails
+    the agent: problems are printed to stderr and the exit code is 0)."""
+    session_id = current_session_id(os.environ)
+    if event not in _HOOKS or session_id is None:
+        print(
+            f"maestro hook: nothing to do for {event!r} outside a Maestro session", file=sys.stderr
+        )
+        return
+    try:
+        data = jsonlib.loads(sys.stdin.read() or "{}")
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    try:
+        with MaestroClient() as client:
+            client.patch(f"/api/sessions/{session_id}", _HOOKS[event](data))
+    except CliError as error:
+        print(f"maestro hook {event}: {error.message}", file=sys.stderr)

@@ -1,0 +1,340 @@
+"""``maestro session list|show|create|update|delete|add-task|remove-task|spawn|wait``"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.markup import escape
+
+from maestro.agents.context import current_session_id
+from maestro.cli.client import EXIT_NOT_ALLOWED, EXIT_SPAWN_FAILED, ApiError, CliError
+from maestro.cli.defaults import ProjectOption, require_project
+from maestro.cli.output import (
+    JsonFlag,
+    ServerOption,
+    command,
+    console,
+    errors,
+    fail,
+    fields,
+    say,
+    table,
+    when,
+)
+from maestro.cli.skills import known_skills
+from maestro.cli.tasks import TaskArg
+from maestro.domain.models import FINISHED_SESSION_STATUSES
+
+app = typer.Typer(
+    help="Sessions: agents at work on tasks; spawn them and wait for them.",
+    no_args_is_help=True,
+)
+
+SessionArg = Annotated[str, typer.Argument(help="Session id")]
+TaskOption = Annotated[list[str] | None, typer.Option("--task", "-t", help="Task id (repeatable)")]
+STATUSES = "spawning, running, completed, failed"
+DEFAULT_SKILL = "maestro-worker"
+
+
+def show_sessions(title: str, sessions: Sequence[dict[str, Any]]) -> None:
+    table(
+        title,
+        ["id", "name", "status", "tasks", "agent", "started", "last activity"],
+        [
+            (
+                s["id"],
+                s["name"],
+                s["status"],
+                ", ".join(s["taskIds"]),
+                s["agentId"] or s["metadata"].get("agent"),
+                when(s["startedAt"]),
+                when(s["lastActivity"]),
+            )
+            for s in sessions
+        ],
+    )
+
+
+def show_session(session: dict[str, Any]) -> None:
+    """The session and its events, oldest first."""
+    meta = session["metadata"]
+    fields(
+        session["name"],
+        [
+            ("id", session["id"]),
+            ("project", session["projectId"]),
+            ("status", session["status"]),
+            ("tasks", ", ".join(session["taskIds"])),
+            ("agent", session["agentId"] or meta.get("agent")),
+            ("role", meta.get("role")),
+            ("skills", ", ".join(meta.get("skills") or [])),
+            ("spawned by", meta.get("spawnedBy")),
+            ("spawn source", meta.get("spawnSource")),
+            ("host", f"{session['hostname']} ({session['platform']})"),
+            ("started", when(session["startedAt"])),
+            ("last activity", when(session["lastActivity"])),
+            ("completed", when(session["completedAt"])),
+        ],
+    )
+    console.print()
+    table(
+        "Events",
+        ["time", "type", "data"],
+        [(when(e["timestamp"]), e["type"], _compact(e.get("data"))) for e in session["events"]],
+    )
+
+
+def _compact(data: Any) -> str:
+    return "" if data is None else msgspec.json.encode(data).decode()
+
+
+@app.command("list")
+def list_sessions(
+    project: ProjectOption = None,
+    task: Annotated[str | None, typer.Option(help="Only sessions linked to this task")] = None,
+    status: Annotated[str | None, typer.Option(help=f"Only this status: {STATUSES}")] = None,
+    active: Annotated[
+        bool, typer.Option("--active", help="Leave out completed and failed sessions")
+    ] = False,
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """List sessions, oldest first; the filters combine."""
+    with command(json, server) as cmd:
+        sessions = cmd.client.get(
+            "/api/sessions",
+            projectId=project or None,
+            taskId=task,
+            status=status,
+            active="true" if active else None,
+        )
+        cmd.done(sessions, lambda ss: show_sessions("Sessions", ss))
+
+
+@app.command("show")
+def show(session_id: SessionArg, json: JsonFlag = False, server: ServerOption = None) -> None:
+    """Show a session with its events."""
+    with command(json, server) as cmd:
+        cmd.done(cmd.client.get(f"/api/sessions/{session_id}"), show_session)
+
+
+@app.command("create")
+def create(
+    project: ProjectOption = None,
+    tasks: TaskOption = None,
+    name: Annotated[str | None, typer.Option(help="Name (default: from the tasks)")] = None,
+    session_id: Annotated[
+        str | None, typer.Option("--id", help="Use this id instead of a generated one")
+    ] = None,
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """Record a session (nothing is launched: use `session spawn` for that)."""
+    with command(json, server) as cmd:
+        body = {
+            "projectId": require_project(project),
+            "taskIds": tasks or [],
+            "name": name,
+            "id": session_id,
+        }
+        session = cmd.client.post("/api/sessions", {k: v for k, v in body.items() if v is not None})
+        cmd.done(session, lambda s: say(f"created session {s['id']} ({s['name']})"))
+
+
+@app.command("update")
+def update(
+    session_id: SessionArg,
+    status: Annotated[str | None, typer.Option(help=f"One of {STATUSES}")] = None,
+    name: Annotated[str | None, typer.Option(help="New name")] = None,
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """Change a session's status or name."""
+    with command(json, server) as cmd:
+        changes = {k: v for k, v in {"status": status, "name": name}.items() if v is not None}
+        session = cmd.client.patch(f"/api/sessions/{session_id}", changes)
+        cmd.done(session, lambda s: say(f"updated session {s['id']} ({s['status']})"))
+
+
+@app.command("delete")
+def delete(session_id: SessionArg, json: JsonFlag = False, server: ServerOption = None) -> None:
+    """Delete a session; its tasks are unlinked."""
+    with command(json, server) as cmd:
+        result = cmd.client.delete(f"/api/sessions/{session_id}")
+        cmd.done(result, lambda r: say(f"deleted session {r['id']}"))
+
+
+@app.command("add-task")
+def add_task(
+    session_id: SessionArg, task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None
+) -> None:
+    """Link a task to a session (linking twice changes nothing)."""
+    with command(json, server) as cmd:
+        session = cmd.client.post(f"/api/sessions/{session_id}/tasks/{task_id}")
+        cmd.done(session, lambda s: say(f"linked task {task_id} to session {s['id']}"))
+
+
+@app.command("remove-task")
+def remove_task(
+    session_id: SessionArg, task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None
+) -> None:
+    """Unlink a task from a session (unlinking twice changes nothing)."""
+    with command(json, server) as cmd:
+        session = cmd.client.delete(f"/api/sessions/{session_id}/tasks/{task_id}")
+        cmd.done(session, lambda s: say(f"unlinked task {task_id} from session {s['id']}"))
+
+
+def _spawn_failed(error: ApiError) -> CliError:
+    """Any refusal of a spawn exits 5, whatever its code, so a script can tell
+    "the worker never started" from other failures; only auth keeps exit 4."""
+    if error.exit_code == EXIT_NOT_ALLOWED:
+        return error
+    return CliError(f"spawn failed: {error.message}", code=error.code, exit_code=EXIT_SPAWN_FAILED)
+
+
+def _warn_unknown_skills(names: Sequence[str]) -> None:
+    known = known_skills()
+    for name in names:
+        if name not in known:
+            errors.print(
+                f"[yellow]warning:[/yellow] skill {escape(name)} is not installed here; the agent "
+                "will start without it (`maestro skill list` shows the available ones)",
+                highlight=False,
+            )
+
+
+@app.command("spawn")
+def spawn(
+    project: ProjectOption = None,
+    tasks: TaskOption = None,
+    skills: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skill", "-s", help=f"Skill for the agent (repeatable) (default: {DEFAULT_SKILL})"
+        ),
+    ] = None,
+    role: Annotated[str, typer.Option(help="worker or orchestrator")] = "worker",
+    agent: Annotated[str, typer.Option(help="Agent adapter: claude, codex, custom")] = "claude",
+    model: Annotated[str | None, typer.Option(help="Model for the agent")] = None,
+    name: Annotated[str | None, typer.Option(help="Session name (default: from the tasks)")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why this session is spawned")] = None,
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """Ask for an agent session on tasks; a runner (`maestro runner`) opens its terminal.
+
+    Inside a session, the new session records that one as its spawner.
+    With --json, data is {"sessionId", "session"}.
+    Exit 5 when the server refuses the spawn.
+    """
+    with command(json, server) as cmd:
+        project_id = require_project(project, "missing_project_id", EXIT_SPAWN_FAILED)
+        if not tasks:
+            raise CliError(
+                "no task given: pass --task TASK_ID (repeatable)",
+                code="invalid_task_ids",
+                exit_code=EXIT_SPAWN_FAILED,
+            )
+        wanted_skills = skills or [DEFAULT_SKILL]
+        _warn_unknown_skills(wanted_skills)
+        body = {
+            "projectId": project_id,
+            "taskIds": tasks,
+            "skills": wanted_skills,
+            "role": role,
+            "agent": agent,
+            "model": model,
+            "sessionName": name,
+            "spawnSource": "orchestrator"
+            if os.environ.get("MAESTRO_ROLE") == "orchestrator"
+            else "cli",
+            "spawnedBy": current_session_id(os.environ),
+            "spawnReason": reason,
+        }
+        try:
+            result = cmd.client.post("/api/sessions/spawn", body)
+        except ApiError as error:
+            raise _spawn_failed(error) from error
+        spawned = {"sessionId": result["sessionId"], "session": result["session"]}
+        cmd.done(
+            spawned,
+            lambda r: say(
+                f"spawned session {r['sessionId']} ({role}, {agent}) for "
+                f"{', '.join(tasks)}; a runner (`maestro runner`) opens its terminal"
+            ),
+        )
+
+
+@app.command("wait")
+def wait(
+    session_ids: Annotated[list[str], typer.Argument(help="Session ids", show_default=False)],
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Give up after this many seconds (default: wait forever)"),
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between checks")] = 2.0,
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """Wait until every session is completed or failed.
+
+    Exit 0 when all completed, 1 when any failed or the timeout passed.
+    With --json, data is the sessions as last seen (also on failure and timeout).
+    """
+    with command(json, server) as cmd:
+        if timeout is not None and timeout < 0:
+            raise CliError("--timeout must be 0 or more seconds", code="VALIDATION_ERROR")
+        if interval <= 0:
+            raise CliError("--interval must be more than 0 seconds", code="VALIDATION_ERROR")
+        ids = list(dict.fromkeys(session_ids))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        seen: dict[str, dict[str, Any]] = {}
+        while True:
+            for session_id in ids:
+                session = cmd.client.get(f"/api/sessions/{session_id}")
+                before = seen.get(session_id)
+                if (
+                    not json
+                    and before is not None
+                    and before["status"] != session["status"]
+                    and session["status"] in FINISHED_SESSION_STATUSES
+                ):
+                    say(f"session {session_id} {session['status']}")
+                seen[session_id] = session
+            sessions = [seen[i] for i in ids]
+            waiting = [s for s in sessions if s["status"] not in FINISHED_SESSION_STATUSES]
+            if not waiting:
+                break
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                if not json:
+                    show_sessions("Sessions", sessions)
+                listed = ", ".join(f"{s['id']} ({s['status']})" for s in waiting)
+                fail(
+                    CliError(
+                        f"timed out after {timeout:g}s; still waiting for {listed}",
+                        code="TIMEOUT",
+                    ),
+                    json,
+                    sessions,
+                )
+            time.sleep(interval if left is None else min(interval, left))
+        failed = [s for s in sessions if s["status"] == "failed"]
+        if failed:
+            if not json:
+                show_sessions("Sessions", sessions)
+            listed = ", ".join(f"{s['id']} ({s['name']})" for s in failed)
+            fail(
+                CliError(
+                    f"{len(failed)} of {len(sessions)} sessions failed: {listed}",
+                    code="SESSION_FAILED",
+                ),
+                json,
+                sessions,
+            )
+        cmd.done(sessions, lambda ss: show_sessions("All sessions completed", ss))

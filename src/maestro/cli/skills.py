@@ -1,0 +1,82 @@
+"""``maestro skill list|show``: the skills this machine has, read from disk
+(built-in ones and those in ``MAESTRO_SKILLS_DIR``) — the same ones
+``maestro worker init`` hands to the agent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from maestro.agents.skills import Skill, discover
+from maestro.cli.client import EXIT_NOT_FOUND, CliError
+from maestro.cli.output import JsonFlag, ServerOption, command, console, errors, fields, table
+
+app = typer.Typer(
+    help="Skills: instructions (SKILL.md folders) handed to agents.", no_args_is_help=True
+)
+
+
+def skills_dir() -> Path:
+    """Where user skills live: ``$MAESTRO_SKILLS_DIR``, else ``~/.maestro/skills``."""
+    configured = os.environ.get("MAESTRO_SKILLS_DIR")
+    return Path(configured).expanduser() if configured else Path.home() / ".maestro" / "skills"
+
+
+def known_skills() -> dict[str, Skill]:
+    """Every readable skill by name; unreadable ones are reported on stderr."""
+    skills, problems = discover(skills_dir())
+    for problem in problems:
+        errors.print(
+            f"[yellow]warning:[/yellow] skipped a skill: {escape(problem)}", highlight=False
+        )
+    return skills
+
+
+@app.command("list")
+def list_skills(json: JsonFlag = False, server: ServerOption = None) -> None:
+    """List the available skills: built-in and from MAESTRO_SKILLS_DIR."""
+    with command(json, server) as cmd:
+        summaries = [s.summary() for s in sorted(known_skills().values(), key=lambda s: s.name)]
+        cmd.done(
+            summaries,
+            lambda ss: table(
+                "Skills",
+                ["name", "description", "source"],
+                [(s["name"], s["description"], s["source"]) for s in ss],
+            ),
+        )
+
+
+def show_skill(skill: dict[str, Any]) -> None:
+    fields(
+        skill["name"],
+        [
+            ("description", skill["description"]),
+            ("source", skill["source"]),
+            ("path", skill["path"]),
+        ],
+    )
+    console.print()
+    console.print(skill["instructions"], markup=False, highlight=False)
+
+
+@app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Skill name")],
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """Show a skill and the instructions it gives the agent."""
+    with command(json, server) as cmd:
+        skill = known_skills().get(name)
+        if skill is None:
+            raise CliError(
+                f"skill {name} not found; `maestro skill list` shows the available ones",
+                code="SKILL_NOT_FOUND",
+                exit_code=EXIT_NOT_FOUND,
+            )
+        cmd.done(skill.detail(), show_skill)

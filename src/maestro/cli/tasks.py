@@ -1,0 +1,233 @@
+"""``maestro task list|create|show|update|delete|children|timeline``"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from maestro.agents.context import current_session_id
+from maestro.cli.defaults import ProjectOption, nullable, require_project
+from maestro.cli.output import JsonFlag, ServerOption, command, console, fields, say, table, when
+
+app = typer.Typer(
+    help="Tasks: the units of work agents take on, with subtasks and a timeline.",
+    no_args_is_help=True,
+)
+
+TaskArg = Annotated[str, typer.Argument(help="Task id")]
+STATUSES = "pending, in_progress, completed, blocked"
+PRIORITIES = "low, medium, high"
+RECENT_TIMELINE = 10
+
+
+def subtask_progress(task: dict[str, Any]) -> str:
+    """``2/3`` for a task with three subtasks, two of them done."""
+    subtasks = task["subtasks"]
+    if not subtasks:
+        return ""
+    return f"{sum(1 for s in subtasks if s['completed'])}/{len(subtasks)}"
+
+
+def show_tasks(title: str, tasks: Sequence[dict[str, Any]]) -> None:
+    table(
+        title,
+        ["id", "title", "status", "priority", "parent", "subtasks", "updated"],
+        [
+            (
+                t["id"],
+                t["title"],
+                t["status"],
+                t["priority"],
+                t["parentId"],
+                subtask_progress(t),
+                when(t["updatedAt"]),
+            )
+            for t in tasks
+        ],
+    )
+
+
+def show_timeline(events: Sequence[dict[str, Any]], title: str = "Timeline") -> None:
+    table(
+        title,
+        ["time", "type", "message", "session"],
+        [(when(e["timestamp"]), e["type"], e.get("message"), e.get("sessionId")) for e in events],
+    )
+
+
+def show_task(task: dict[str, Any]) -> None:
+    """The task, its subtasks as a checklist, and the most recent timeline events."""
+    fields(
+        task["title"],
+        [
+            ("id", task["id"]),
+            ("project", task["projectId"]),
+            ("parent", task["parentId"]),
+            ("status", task["status"]),
+            ("priority", task["priority"]),
+            ("description", task["description"]),
+            ("initialPrompt", task["initialPrompt"]),
+            ("dependencies", ", ".join(task["dependencies"])),
+            ("sessions", ", ".join(task["sessionIds"])),
+            ("created", when(task["createdAt"])),
+            ("started", when(task["startedAt"])),
+            ("completed", when(task["completedAt"])),
+            ("updated", when(task["updatedAt"])),
+        ],
+    )
+    subtasks = task["subtasks"]
+    console.print()
+    if subtasks:
+        console.print(f"[bold]Subtasks[/bold] ({subtask_progress(task)} done)")
+        for subtask in subtasks:
+            mark = "[green]\\[x][/green]" if subtask["completed"] else "\\[ ]"
+            console.print(f"  {mark} {escape(subtask['title'])}  [dim]{subtask['id']}[/dim]")
+    else:
+        console.print("[bold]Subtasks[/bold]: none")
+    console.print()
+    timeline = task["timeline"]
+    recent = timeline[-RECENT_TIMELINE:]
+    shown = "" if len(recent) == len(timeline) else f" (last {len(recent)} of {len(timeline)})"
+    show_timeline(recent, f"Timeline{shown}")
+
+
+@app.command("list")
+def list_tasks(
+    project: ProjectOption = None,
+    status: Annotated[
+        str | None, typer.Option(help=f"Only tasks with this status: {STATUSES}")
+    ] = None,
+    parent: Annotated[
+        str | None,
+        typer.Option(help="Only children of this task; `null` for root tasks"),
+    ] = None,
+    session: Annotated[str | None, typer.Option(help="Only tasks linked to this session")] = None,
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """List tasks, oldest first; the filters combine."""
+    with command(json, server) as cmd:
+        tasks = cmd.client.get(
+            "/api/tasks",
+            projectId=project or None,
+            status=status,
+            parentId=parent,
+            sessionId=session,
+        )
+        cmd.done(tasks, lambda ts: show_tasks("Tasks", ts))
+
+
+@app.command("create")
+def create_task(
+    title: Annotated[str, typer.Argument(help="Task title")],
+    project: ProjectOption = None,
+    description: Annotated[str | None, typer.Option(help="What the task is about")] = None,
+    parent: Annotated[str | None, typer.Option(help="Parent task id")] = None,
+    priority: Annotated[str | None, typer.Option(help=f"One of {PRIORITIES}")] = None,
+    status: Annotated[str | None, typer.Option(help=f"One of {STATUSES}")] = None,
+    prompt: Annotated[
+        str | None, typer.Option(help="Initial prompt handed to the agent (initialPrompt)")
+    ] = None,
+    depends_on: Annotated[
+        list[str] | None,
+        typer.Option("--depends-on", help="A task this one depends on (repeatable)"),
+    ] = None,
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """Create a task in a project."""
+    with command(json, server) as cmd:
+        body = {
+            "projectId": require_project(project),
+            "title": title,
+            "description": description,
+            "parentId": parent,
+            "priority": priority,
+            "status": status,
+            "initialPrompt": prompt,
+            "dependencies": depends_on,
+        }
+        task = cmd.client.post("/api/tasks", {k: v for k, v in body.items() if v is not None})
+        cmd.done(task, lambda t: say(f"created task {t['id']} ({t['title']})"))
+
+
+@app.command("show")
+def show(task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None) -> None:
+    """Show a task with its subtasks and recent timeline."""
+    with command(json, server) as cmd:
+        cmd.done(cmd.client.get(f"/api/tasks/{task_id}"), show_task)
+
+
+@app.command("update")
+def update(
+    task_id: TaskArg,
+    title: Annotated[str | None, typer.Option(help="New title")] = None,
+    description: Annotated[str | None, typer.Option(help="New description")] = None,
+    status: Annotated[str | None, typer.Option(help=f"One of {STATUSES}")] = None,
+    priority: Annotated[str | None, typer.Option(help=f"One of {PRIORITIES}")] = None,
+    parent: Annotated[
+        str | None, typer.Option(help="New parent task id; `null` makes it a root task")
+    ] = None,
+    prompt: Annotated[str | None, typer.Option(help="New initial prompt")] = None,
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """Change a task's fields; only the options given are changed."""
+    with command(json, server) as cmd:
+        body: dict[str, Any] = {
+            "title": title,
+            "description": description,
+            "status": status,
+            "priority": priority,
+            "initialPrompt": prompt,
+        }
+        changes = {k: v for k, v in body.items() if v is not None}
+        if parent is not None:
+            changes["parentId"] = nullable(parent)
+        task = cmd.client.patch(f"/api/tasks/{task_id}", changes)
+        cmd.done(task, lambda t: say(f"updated task {t['id']} ({t['status']})"))
+
+
+@app.command("delete")
+def delete(
+    task_id: TaskArg,
+    cascade: Annotated[bool, typer.Option("--cascade", help="Also delete its child tasks")] = False,
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """Delete a task (refused while it has child tasks, unless --cascade)."""
+    with command(json, server) as cmd:
+        result = cmd.client.delete(f"/api/tasks/{task_id}", cascade="true" if cascade else None)
+        cmd.done(result, lambda r: say(f"deleted task {r['id']}"))
+
+
+@app.command("children")
+def children(task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None) -> None:
+    """List a task's direct child tasks."""
+    with command(json, server) as cmd:
+        tasks = cmd.client.get(f"/api/tasks/{task_id}/children")
+        cmd.done(tasks, lambda ts: show_tasks(f"Children of {task_id}", ts))
+
+
+@app.command("timeline")
+def timeline(
+    task_id: TaskArg,
+    message: Annotated[str, typer.Argument(help="What happened")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--type", help="update, milestone, blocker, status_changed, session_started, ..."
+        ),
+    ] = "update",
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """Append an event to a task's timeline (tagged with the current session, if any)."""
+    with command(json, server) as cmd:
+        body = {"type": kind, "message": message, "sessionId": current_session_id(os.environ)}
+        task = cmd.client.post(f"/api/tasks/{task_id}/timeline", body)
+        cmd.done(task, lambda t: say(f"added {kind} to task {t['id']}: {message}"))

@@ -1,0 +1,156 @@
+"""Settings from the environment (SPEC section 2), validated once at start.
+
+Command-line flags override the environment: ``Settings.load(env, port=...)``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+SERVER_ENVIRONMENT = frozenset(
+    {
+        "HOST",
+        "PORT",
+        "DATA_DIR",
+        "DEBUG",
+        "MAESTRO_TOKEN",
+        "MAESTRO_SERVER_URL",
+        "MAESTRO_SKILLS_DIR",
+        "MAESTRO_DATABASE_URL",
+        "MAESTRO_CORS_ORIGINS",
+        "MAESTRO_ALLOWED_HOSTS",
+        "MAESTRO_WS_QUEUE",
+        "MAESTRO_WS_MAX_CLIENTS",
+        "MAESTRO_MAX_ACTIVE_SESSIONS",
+        "MAESTRO_FSYNC",
+    }
+)
+"""Every variable ``Settings.load`` reads: what a test or benchmark server must not
+inherit from the developer's shell."""
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message says which and how to fix it."""
+
+
+def is_loopback(host: str) -> bool:
+    name = host.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    data_dir: Path = field(default_factory=lambda: Path.home() / ".maestro" / "data")
+    debug: bool = False
+    token: str | None = None
+    public_url: str | None = None
+    skills_dir: Path = field(default_factory=lambda: Path.home() / ".maestro" / "skills")
+    database_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    body_limit: int = 1024 * 1024
+    ws_queue_limit: int = 1000
+    ws_max_clients: int = 10_000
+    max_active_sessions: int = 100
+    retained_events: int = 10_000
+    fsync: bool = False
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the environment, then apply non-None ``overrides`` (CLI flags)."""
+        env = os.environ if env is None else env
+        settings = cls(
+            host=env.get("HOST") or cls.host,
+            port=_int(env, "PORT", cls.port),
+            data_dir=Path(env["DATA_DIR"]).expanduser()
+            if env.get("DATA_DIR")
+            else Path.home() / ".maestro" / "data",
+            debug=env.get("DEBUG", "") not in ("", "0", "false"),
+            token=env.get("MAESTRO_TOKEN") or None,
+            public_url=env.get("MAESTRO_SERVER_URL") or None,
+            skills_dir=Path(env["MAESTRO_SKILLS_DIR"]).expanduser()
+            if env.get("MAESTRO_SKILLS_DIR")
+            else Path.home() / ".maestro" / "skills",
+            database_url=env.get("MAESTRO_DATABASE_URL") or None,
+            cors_origins=_split(env.get("MAESTRO_CORS_ORIGINS")),
+            allowed_hosts=_split(env.get("MAESTRO_ALLOWED_HOSTS")),
+            ws_queue_limit=_int(env, "MAESTRO_WS_QUEUE", cls.ws_queue_limit),
+            ws_max_clients=_int(env, "MAESTRO_WS_MAX_CLIENTS", cls.ws_max_clients),
+            max_active_sessions=_int(env, "MAESTRO_MAX_ACTIVE_SESSIONS", cls.max_active_sessions),
+            fsync=env.get("MAESTRO_FSYNC", "") not in ("", "0", "false"),
+        )
+        chosen = {k: v for k, v in overrides.items() if v is not None}
+        if "data_dir" in chosen:
+            chosen["data_dir"] = Path(chosen["data_dir"]).expanduser()
+        settings = replace(settings, **chosen)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"PORT must be between 0 and 65535, got {self.port}")
+        if not is_loopback(self.host) and not self.token:
+            raise ConfigError(
+                f"refusing to listen on {self.host} without MAESTRO_TOKEN: anyone who can "
+                "reach this address could start agents on this machine. Set MAESTRO_TOKEN "
+                "to a long random secret, or bind to 127.0.0.1."
+            )
+
+    @property
+    def server_url(self) -> str:
+        """The URL this server gives spawned sessions and the CLI to reach it."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        # The bind address itself where it is a loopback or wildcard: "localhost"
+        # may resolve to ::1 first on a server that listens on 127.0.0.1 only.
+        if self.host in ("0.0.0.0", "localhost"):
+            host = "127.0.0.1"
+        elif self.host == "::":
+            host = "[::1]"
+        elif ":" in self.host and not self.host.startswith("["):
+            host = f"[{self.host}]"
+        else:
+            host = self.host
+        return f"http://{host}:{self.port}"
+
+
+def maestro_home(env: Mapping[str, str] | None = None) -> Path:
+    """Where the CLI and runner keep their own files (briefs, logs, runner state).
+
+    ``MAESTRO_HOME``, default ``~/.maestro``. The server's data lives in DATA_DIR.
+    """
+    env = os.environ if env is None else env
+    return (
+        Path(env["MAESTRO_HOME"]).expanduser()
+        if env.get("MAESTRO_HOME")
+        else (Path.home() / ".maestro")
+    )

@@ -1,0 +1,1 @@
+"""Entities, ids, errors and event names: the vocabulary of Maestro, with no I/O."""

@@ -1,0 +1,82 @@
+"""Event names of the WebSocket stream and the shape of one event.
+
+An event is produced by the service inside a transaction (``PendingEvent``) and
+becomes a ``StoredEvent`` once the store has committed it and given it its place
+(``seq``) in the one global order every client sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+PROJECT_CREATED = "project:created"
+PROJECT_UPDATED = "project:updated"
+PROJECT_DELETED = "project:deleted"
+TASK_CREATED = "task:created"
+TASK_UPDATED = "task:updated"
+TASK_DELETED = "task:deleted"
+TASK_SESSION_ADDED = "task:session_added"
+TASK_SESSION_REMOVED = "task:session_removed"
+SESSION_CREATED = "session:created"
+SESSION_UPDATED = "session:updated"
+SESSION_DELETED = "session:deleted"
+SESSION_TASK_ADDED = "session:task_added"
+SESSION_TASK_REMOVED = "session:task_removed"
+SESSION_SPAWN_REQUEST = "session:spawn_request"
+SUBTASK_CREATED = "subtask:created"
+SUBTASK_UPDATED = "subtask:updated"
+SUBTASK_DELETED = "subtask:deleted"
+
+ALL_EVENTS = (
+    PROJECT_CREATED,
+    PROJECT_UPDATED,
+    PROJECT_DELETED,
+    TASK_CREATED,
+    TASK_UPDATED,
+    TASK_DELETED,
+    TASK_SESSION_ADDED,
+    TASK_SESSION_REMOVED,
+    SESSION_CREATED,
+    SESSION_UPDATED,
+    SESSION_DELETED,
+    SESSION_TASK_ADDED,
+    SESSION_TASK_REMOVED,
+    SESSION_SPAWN_REQUEST,
+    SUBTASK_CREATED,
+    SUBTASK_UPDATED,
+    SUBTASK_DELETED,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An event the service emitted in a transaction not yet committed."""
+
+    type: str
+    data: Any
+    project_id: str
+
+
+class WireMessage(msgspec.Struct):
+    """The exact JSON text frame a WebSocket client receives."""
+
+    type: str
+    event: str
+    data: Any
+    seq: int
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A committed event: its place in the global order and its encoded frame.
+
+    The frame is encoded once and shared by every client and by replay.
+    """
+
+    seq: int
+    project_id: str
+    frame: str

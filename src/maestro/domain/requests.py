@@ -1,0 +1,242 @@
+"""Request bodies. Decoding a body into one of these Structs is the validation:
+types, enums and required fields are checked by msgspec, and ``decode_body`` turns
+its errors into the documented messages (``name is required``, ``priority must be
+one of low, medium, high``). Rules that need the store (existence, cycles) live in
+the service. ``UNSET`` marks a field the client did not send in a partial update.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from typing import Any, TypeVar
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from maestro.domain.errors import ValidationFailed
+from maestro.domain.models import (
+    SessionStatus,
+    SpawnRole,
+    SpawnSource,
+    TaskPriority,
+    TaskStatus,
+    TimelineEventType,
+)
+
+__all__ = ["UNSET", "UnsetType"]
+
+
+MAX_DEPTH = 32
+
+
+def _check_depth(value: Any, field: str) -> None:
+    """Free-form JSON (metadata, event data, context) may nest at most MAX_DEPTH
+    levels: deeper values are no use to anyone and strain every later encoder."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"{field} is nested deeper than {MAX_DEPTH} levels")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+
+
+class _Body(msgspec.Struct, rename="camel", kw_only=True):
+    """Base of request bodies: camelCase on the wire, unknown fields ignored."""
+
+
+class ProjectCreate(_Body):
+    name: str
+    working_dir: str = ""
+    description: str = ""
+
+
+class ProjectUpdate(_Body):
+    name: str | UnsetType = UNSET
+    working_dir: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+
+
+class TimelineAppend(_Body, kw_only=True):
+    type: TimelineEventType = "update"
+    message: str
+    session_id: str | None = None
+
+
+class TaskCreate(_Body):
+    project_id: str
+    title: str
+    parent_id: str | None = None
+    description: str = ""
+    initial_prompt: str = ""
+    status: TaskStatus = "pending"
+    priority: TaskPriority = "medium"
+    skill_ids: list[str] = msgspec.field(default_factory=list)
+    agent_ids: list[str] = msgspec.field(default_factory=list)
+    dependencies: list[str] = msgspec.field(default_factory=list)
+
+
+class TaskPatch(_Body):
+    title: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    initial_prompt: str | UnsetType = UNSET
+    status: TaskStatus | UnsetType = UNSET
+    priority: TaskPriority | UnsetType = UNSET
+    parent_id: str | UnsetType | None = UNSET
+    session_ids: list[str] | UnsetType = UNSET
+    skill_ids: list[str] | UnsetType = UNSET
+    agent_ids: list[str] | UnsetType = UNSET
+    dependencies: list[str] | UnsetType = UNSET
+    timeline: list[TimelineAppend] | UnsetType = UNSET
+
+
+class SubtaskCreate(_Body):
+    title: str
+    description: str = ""
+
+
+class SubtaskPatch(_Body):
+    title: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    completed: bool | UnsetType = UNSET
+    order: int | UnsetType = UNSET
+
+
+class SessionEventAppend(_Body):
+    type: str
+    data: Any = None
+
+    def __post_init__(self) -> None:
+        _check_depth(self.data, "data")
+
+
+class SessionCreate(_Body, kw_only=True):
+    id: str | None = None
+    project_id: str
+    task_ids: list[str] | UnsetType = UNSET
+    task_id: str | UnsetType = UNSET  # the seed's legacy single-task form
+    name: str | None = None
+    agent_id: str | None = None
+    status: SessionStatus = "running"
+    env: dict[str, str] = msgspec.field(default_factory=dict)
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    hostname: str | None = None
+    platform: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_depth(self.metadata, "metadata")
+
+
+class SessionPatch(_Body):
+    status: SessionStatus | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+    agent_id: str | UnsetType | None = UNSET
+    env: dict[str, str] | UnsetType = UNSET
+    metadata: dict[str, Any] | UnsetType = UNSET
+    task_ids: list[str] | UnsetType = UNSET
+    events: list[SessionEventAppend] | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _check_depth(self.metadata, "metadata")
+
+
+class SpawnRequest(_Body):
+    # projectId and taskIds are checked by the service, in the seed's order and
+    # with its spawn-specific codes, so they are decoded loosely here.
+    project_id: Any = None
+    task_ids: Any = None
+    skills: list[str] = msgspec.field(default_factory=lambda: ["maestro-worker"])
+    session_name: str | None = None
+    role: SpawnRole = "worker"
+    agent: str = "claude"
+    model: str | None = None
+    spawn_source: SpawnSource = "api"
+    spawned_by: str | None = None
+    spawn_reason: str | None = None
+    context: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_depth(self.context, "context")
+
+
+B = TypeVar("B", bound=msgspec.Struct)
+
+_MISSING = re.compile(
+    r"Object missing required field `(?P<field>[^`]+)`(?: - at `\$(?P<at>[^`]*)`)?"
+)
+_EXPECTED = re.compile(
+    r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`(?: - at `\$(?P<at>[^`]*)`)?"
+)
+_ENUM = re.compile(r"Invalid enum value .* - at `\$(?P<at>[^`]*)`")
+_TYPE_WORDS = {
+    "str": "a string",
+    "int": "an integer",
+    "bool": "a boolean",
+    "float": "a number",
+    "object": "an object",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def _field_path(at: str) -> str:
+    return at.lstrip(".") or "body"
+
+
+def _allowed_values(model: type[msgspec.Struct], at: str) -> tuple[str, ...] | None:
+    """The Literal values of the top-level field named by a msgspec error path."""
+    name = at.lstrip(".").split(".")[0].split("[")[0]
+    for field in msgspec.structs.fields(model):
+        if field.encode_name == name:
+            hint = typing.get_type_hints(model)[field.name]
+            for arg in (hint, *typing.get_args(hint)):
+                if typing.get_origin(arg) is typing.Literal:
+                    return tuple(str(v) for v in typing.get_args(arg))
+    return None
+
+
+def _readable(error: msgspec.ValidationError, model: type[msgspec.Struct]) -> tuple[str, str]:
+    """Turn a msgspec error into (message, field), field named first."""
+    text = str(error)
+    if m := _MISSING.fullmatch(text):
+        prefix = _field_path(m["at"] or "")
+        field = m["field"] if prefix == "body" else f"{prefix}.{m['field']}"
+        return f"{field} is required", field
+    if m := _EXPECTED.fullmatch(text):
+        field = _field_path(m["at"] or "")
+        wanted = " or ".join(
+            _TYPE_WORDS.get(part.strip(), part.strip()) for part in m["want"].split("|")
+        )
+        if field == "body":
+            return "body must be a JSON object", field
+        return f"{field} must be {wanted}", field
+    if m := _ENUM.fullmatch(text):
+        field = _field_path(m["at"])
+        allowed = _allowed_values(model, m["at"])
+        if allowed:
+            return f"{field} must be one of {', '.join(allowed)}", field
+        return f"{field} has a value that is not allowed", field
+    at = text.rsplit(" - at `$", 1)
+    if len(at) == 1:  # a rule of our own (__post_init__) that names its field
+        return text, "body"
+    field = _field_path(at[1].rstrip("`"))
+    return f"{field}: {at[0]}", field
+
+
+def decode_body(raw: bytes, model: type[B]) -> B:
+    """Decode and validate a JSON body, raising the documented validation error."""
+    if not raw.strip():
+        raise ValidationFailed("body must be a JSON object", field="body")
+    try:
+        return msgspec.json.decode(raw, type=model)
+    except msgspec.ValidationError as error:
+        message, field = _readable(error, model)
+        raise ValidationFailed(message, field=field) from None
+    except msgspec.DecodeError as error:
+        raise ValidationFailed(f"body is not valid JSON ({error})", field="body") from None
+    except UnicodeDecodeError:
+        raise ValidationFailed("body is not valid JSON (invalid UTF-8)", field="body") from None
+    except RecursionError:
+        raise ValidationFailed("body is nested too deeply", field="body") from None

@@ -1,0 +1,100 @@
+"""What every route shares: reading a bounded JSON body, answering with msgspec,
+and reading path and query parameters with the documented errors."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from maestro.domain.errors import (
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from maestro.domain.ids import check_id
+from maestro.domain.requests import decode_body
+from maestro.service import Workspace
+
+B = TypeVar("B", bound=msgspec.Struct)
+
+_encoder = msgspec.json.Encoder()
+
+
+class MsgspecResponse(Response):
+    """A JSON response encoded by msgspec (Structs included, no intermediate dicts)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _encoder.encode(content)
+
+
+def answer(content: Any, status_code: int = 200) -> MsgspecResponse:
+    return MsgspecResponse(content, status_code=status_code)
+
+
+def deleted(entity_id: str) -> MsgspecResponse:
+    return answer({"success": True, "id": entity_id})
+
+
+def workspace(request: Request) -> Workspace:
+    service: Workspace = request.app.state.workspace
+    return service
+
+
+def is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, refused past the configured limit without buffering it all."""
+    limit: int = request.app.state.settings.body_limit
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body must be at most {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body must be at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, model: type[B]) -> B:
+    """Decode the request body into ``model`` (415 unless it is JSON)."""
+    if not is_json(request.headers.get("content-type", "")):
+        raise UnsupportedMediaType("body must be sent as Content-Type: application/json")
+    return decode_body(await read_body(request), model)
+
+
+def path_id(request: Request, name: str, field: str | None = None) -> str:
+    return check_id(request.path_params[name], field or name)
+
+
+def query_id(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return None if value is None or value == "" else check_id(value, name)
+
+
+def query_choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if value not in allowed:
+        raise ValidationFailed(f"{name} must be one of {', '.join(allowed)}", field=name)
+    return value
+
+
+def query_flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0", ""):
+        raise ValidationFailed(f"{name} must be true or false", field=name)
+    return value in ("true", "1")

@@ -1,0 +1,46 @@
+"""/health and /openapi.json."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from maestro import __version__
+from maestro.domain.clock import now_ms
+from maestro.domain.responses import Health
+from maestro.server.endpoint import Endpoint
+from maestro.server.http import answer, workspace
+
+
+async def health(request: Request) -> Response:
+    store = workspace(request).store
+    return answer(
+        Health(
+            status="ok",
+            timestamp=now_ms(),
+            uptime=round(time.monotonic() - request.app.state.started, 3),
+            version=__version__,
+            store=store.kind,
+            counts=await store.counts(),
+            latest_seq=request.app.state.hub.last_seq,
+        )
+    )
+
+
+async def openapi(request: Request) -> Response:
+    return Response(request.app.state.openapi, media_type="application/json")
+
+
+ENDPOINTS = [
+    Endpoint(
+        "GET",
+        "/health",
+        health,
+        "Liveness, version, store kind and counts",
+        returns=Health,
+        tag="meta",
+    ),
+    Endpoint("GET", "/openapi.json", openapi, "This document", tag="meta"),
+]

@@ -1,0 +1,136 @@
+"""Who may talk to the server. A spawn can lead to code running on the user's
+machine, so these hold even with no token set:
+
+- ``Host`` must be a loopback name or a configured host (defeats DNS rebinding);
+- a request carrying a foreign ``Origin`` is refused unless the origin is listed
+  in ``MAESTRO_CORS_ORIGINS`` (a page on another site cannot drive the API or
+  open the WebSocket), and a state-changing request with a body must be JSON (a
+  plain HTML form cannot post);
+- with ``MAESTRO_TOKEN`` set, the API and the WebSocket need the token;
+  ``/health`` and the UI's static files stay open.
+"""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import parse_qs
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from maestro.config import LOOPBACK_NAMES, Settings, is_loopback
+from maestro.domain.errors import Forbidden, MaestroError, Unauthorized, UnsupportedMediaType
+from maestro.server.errors import error_response
+from maestro.server.http import is_json
+
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def denial_supported(scope: Scope) -> bool:
+    """Whether a WebSocket handshake can be refused with a full HTTP response
+    (uvicorn supports the ASGI extension), so clients see our error body."""
+    return "websocket.http.response" in scope.get("extensions", {})
+
+
+def _host_name(host_header: str) -> str:
+    if host_header.startswith("["):
+        return host_header.split("]", 1)[0] + "]"
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+class _Guard:
+    """Base of the pure-ASGI guards: refuse with our error body, or pass through."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def refuse(self, scope: Scope, receive: Receive, send: Send, error: MaestroError) -> None:
+        if scope["type"] == "websocket" and not denial_supported(scope):
+            # Before accept, a close makes the server answer the handshake with 403.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+        await error_response(error, headers)(scope, receive, send)
+
+
+class BrowserGuard(_Guard):
+    """Host, Origin and content-type checks (outermost)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        super().__init__(app, settings)
+        allowed = set(LOOPBACK_NAMES) | {h.lower() for h in settings.allowed_hosts}
+        if settings.public_url:
+            allowed.add(_host_name(settings.public_url.split("://", 1)[-1].split("/", 1)[0]))
+        self.allowed_hosts = allowed
+        self.allowed_origins = {o.rstrip("/") for o in settings.cors_origins}
+
+    def host_allowed(self, host_header: str) -> bool:
+        name = _host_name(host_header.lower())
+        return name in self.allowed_hosts or "*" in self.allowed_hosts or is_loopback(name)
+
+    def origin_allowed(self, origin: str, host_header: str) -> bool:
+        origin = origin.rstrip("/")
+        if origin in self.allowed_origins or "*" in self.allowed_origins:
+            return True
+        return origin in (f"http://{host_header}", f"https://{host_header}")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        if len(headers.getlist("host")) > 1 or not self.host_allowed(host):
+            error: MaestroError = Forbidden(
+                f"host {host!r} is not allowed; add it to MAESTRO_ALLOWED_HOSTS to serve it"
+            )
+            await self.refuse(scope, receive, send, error)
+            return
+        origin = headers.get("origin")
+        if origin is not None and not self.origin_allowed(origin, host):
+            error = Forbidden(
+                f"origin {origin!r} is not allowed; add it to MAESTRO_CORS_ORIGINS to allow it"
+            )
+            await self.refuse(scope, receive, send, error)
+            return
+        if scope["type"] == "http" and scope["method"] in _MUTATING:
+            content_type = headers.get("content-type")
+            if content_type is not None and not is_json(content_type):
+                error = UnsupportedMediaType("body must be sent as Content-Type: application/json")
+                await self.refuse(scope, receive, send, error)
+                return
+        await self.app(scope, receive, send)
+
+
+class TokenGuard(_Guard):
+    """``MAESTRO_TOKEN``: bearer header, or ``?token=`` for WebSocket clients."""
+
+    OPEN_PATHS = frozenset({"/health"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = self.settings.token
+        if token is None or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        guarded = scope["type"] == "websocket" or path.startswith("/api") or path == "/openapi.json"
+        if not guarded or path in self.OPEN_PATHS or scope.get("method") == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        offered = Headers(scope=scope).get("authorization", "")
+        presented = offered[7:] if offered.lower().startswith("bearer ") else ""
+        if not presented and scope["type"] == "websocket":
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            presented = query.get("token", [""])[0]
+        if not hmac.compare_digest(presented.encode(), token.encode()):
+            await self.refuse(
+                scope,
+                receive,
+                send,
+                Unauthorized(
+                    "a valid token is required: send Authorization: Bearer <MAESTRO_TOKEN>"
+                ),
+            )
+            return
+        await self.app(scope, receive, send)

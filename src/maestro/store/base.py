@@ -1,0 +1,112 @@
+"""The store protocol every backend implements.
+
+The service talks to the store only through this: point reads, the filtered
+queries the API needs (backed by indexes, so their cost follows the size of the
+result), and transactions. A transaction sees its own writes, applies all of them
+or none, and commits the events the service emitted in it; the store then gives
+each event its ``seq`` and hands the batch, in order, to its subscribers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from msgspec import UNSET, UnsetType
+
+from maestro.domain.events import StoredEvent
+from maestro.domain.models import FINISHED_SESSION_STATUSES, Project, Session, Task
+
+E = TypeVar("E", Project, Task, Session)
+EventListener = Callable[[Sequence[StoredEvent]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """Filters of ``GET /api/tasks``; each set filter narrows the result.
+
+    ``parent_id=None`` asks for root tasks; ``UNSET`` means "any parent".
+    """
+
+    project_id: str | None = None
+    status: str | None = None
+    parent_id: str | UnsetType | None = UNSET
+    session_id: str | None = None
+
+    def matches(self, task: Task) -> bool:
+        return (
+            (self.project_id is None or task.project_id == self.project_id)
+            and (self.status is None or task.status == self.status)
+            and (self.parent_id is UNSET or task.parent_id == self.parent_id)
+            and (self.session_id is None or self.session_id in task.session_ids)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionQuery:
+    """Filters of ``GET /api/sessions``; ``active`` drops finished sessions."""
+
+    project_id: str | None = None
+    task_id: str | None = None
+    status: str | None = None
+    active: bool = False
+
+    def matches(self, session: Session) -> bool:
+        return (
+            (self.project_id is None or session.project_id == self.project_id)
+            and (self.task_id is None or self.task_id in session.task_ids)
+            and (self.status is None or session.status == self.status)
+            and not (self.active and session.status in FINISHED_SESSION_STATUSES)
+        )
+
+
+def _created(entity: Project | Task | Session) -> tuple[int, str]:
+    born = entity.started_at if isinstance(entity, Session) else entity.created_at
+    return born, entity.id
+
+
+def creation_order(entities: list[E]) -> list[E]:
+    """Oldest first, ties broken by id so the order is stable."""
+    return sorted(entities, key=_created)
+
+
+class Reader(Protocol):
+    """Reads, shared by the store and its transactions."""
+
+    async def get(self, kind: type[E], entity_id: str) -> E | None: ...
+
+    async def list_projects(self) -> list[Project]: ...
+
+    async def find_tasks(self, query: TaskQuery) -> list[Task]: ...
+
+    async def find_sessions(self, query: SessionQuery) -> list[Session]: ...
+
+
+class Transaction(Reader, Protocol):
+    """Writes staged until commit; reads see them."""
+
+    def put(self, entity: Project | Task | Session) -> None: ...
+
+    def delete(self, entity: Project | Task | Session) -> None: ...
+
+    def emit(self, event_type: str, data: Any, project_id: str) -> None: ...
+
+
+class Store(Reader, Protocol):
+    """A backend: the JSON files (``jsonfs``) or PostgreSQL (``postgres``)."""
+
+    kind: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    def subscribe(self, listener: EventListener) -> None: ...
+
+    def recent_events(self) -> list[StoredEvent]: ...
+
+    async def counts(self) -> dict[str, int]: ...

@@ -1,0 +1,55 @@
+"""Atomic file writes: a 2xx means the file is whole on disk, and a crash at any
+moment leaves either the old file or the new one, never a mix."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+TEMP_MARK = ".tmp-"
+
+
+def write_temp(path: Path, data: bytes, fsync: bool = False) -> Path:
+    """Write ``data`` to a new temp file beside ``path``; return the temp file."""
+    temp = path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        write_all(fd, data)
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    return temp
+
+
+def write_atomically(path: Path, data: bytes, fsync: bool = False) -> None:
+    """Write to a temp file in the same folder, then rename it over ``path``."""
+    temp = write_temp(path, data, fsync)
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    if fsync:
+        sync_directory(path.parent)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (it may write fewer)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def sync_directory(folder: Path) -> None:
+    """Make a rename or unlink in ``folder`` survive a power loss."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def is_temp_file(path: Path) -> bool:
+    return path.name.startswith(".") and TEMP_MARK in path.name

@@ -1,0 +1,541 @@
+"""The PostgreSQL store: several Maestro servers on one database (SPEC section 10).
+
+Tables (``migrations/0001_initial.sql``): ``projects``, ``tasks`` and ``sessions``
+hold each entity whole in ``doc`` (exactly the JSON the API returns) next to the
+columns the filtered lists search and sort on; ``events`` holds the global event
+stream. The schema is the connection's current schema, so one database can hold
+several independent stores (``?options=-csearch_path%3Dname`` in the URL).
+
+Writes. A transaction holds one pooled connection and, first thing, a
+transaction-level advisory lock on a key of the schema: one writer at a time
+across every instance, like the JSON store's single lock, so no request can
+interleave its read-modify-write with another's, and events are numbered in
+commit order. Staged writes go to the database before any read that could see
+them, so a transaction reads its own writes. At commit the events get the next
+``seq`` values (gap-free: taken under the lock), are inserted, and a
+``pg_notify`` carrying the last one is sent in the same transaction.
+
+Events. Every instance hands the events to its subscribers in ``seq`` order,
+exactly once, whichever instance wrote them: after a local commit it delivers up
+to its own last event before the request returns (fetching first any earlier
+event another instance committed), and a dedicated ``LISTEN`` connection wakes it
+for the others' commits. That connection is re-opened if it drops, and every few
+seconds (and after each reconnect) the instance catches up from the table, so a
+lost notification delays an event but never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeAlias, cast
+
+import msgspec
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from maestro.domain.clock import now_ms
+from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
+from maestro.domain.models import Project, Session, Task
+from maestro.store.base import E, EventListener, SessionQuery, TaskQuery
+from maestro.store.migrations import current_schema, migrate
+
+log = logging.getLogger("maestro.store")
+
+AnyEntity = Project | Task | Session
+Connection: TypeAlias = psycopg.AsyncConnection[tuple[Any, ...]]
+
+# Advisory-lock "class" of the write lock; the key is the schema's hash.
+WRITE_LOCK = 0x4D57  # "MW"
+CHANNEL_PREFIX = "maestro_events_"
+# How often an instance checks the table for events it was not told about.
+CATCH_UP_SECONDS = 5.0
+# Old events are deleted in one go each time ``seq`` passes a multiple of this.
+PRUNE_EVERY = 1000
+_FETCH_BATCH = 1000
+
+_TABLE: dict[type[AnyEntity], str] = {Project: "projects", Task: "tasks", Session: "sessions"}
+_BORN: dict[type[AnyEntity], str] = {
+    Project: "created_at",
+    Task: "created_at",
+    Session: "started_at",
+}
+_UPSERT: dict[type[AnyEntity], str] = {
+    Project: (
+        "INSERT INTO projects (id, created_at, doc) VALUES (%s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, doc = excluded.doc"
+    ),
+    Task: (
+        "INSERT INTO tasks (id, project_id, parent_id, status, created_at, session_ids, doc)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id,"
+        " parent_id = excluded.parent_id, status = excluded.status,"
+        " created_at = excluded.created_at, session_ids = excluded.session_ids,"
+        " doc = excluded.doc"
+    ),
+    Session: (
+        "INSERT INTO sessions (id, project_id, status, started_at, task_ids, doc)"
+        " VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id,"
+        " status = excluded.status, started_at = excluded.started_at,"
+        " task_ids = excluded.task_ids, doc = excluded.doc"
+    ),
+}
+_DECODERS: dict[type[AnyEntity], msgspec.json.Decoder[Any]] = {
+    kind: msgspec.json.Decoder(kind) for kind in _TABLE
+}
+_encoder = msgspec.json.Encoder()
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached or used; the message says which and why."""
+
+
+def describe_url(url: str) -> str:
+    """The database a URL points at, without its password: for logs and messages."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "PostgreSQL (unparsable URL)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    host = parts.get("host") or "localhost"
+    port = f":{parts['port']}" if parts.get("port") else ""
+    where = f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
+    schema = re.search(r"search_path\s*=\s*([^\s,]+)", str(parts.get("options") or ""))
+    return f"{where} (schema {schema[1]})" if schema else where
+
+
+def _row(entity: AnyEntity) -> tuple[Any, ...]:
+    """The values of ``_UPSERT[type(entity)]``."""
+    doc = _encoder.encode(entity).decode()
+    if isinstance(entity, Task):
+        return (
+            entity.id,
+            entity.project_id,
+            entity.parent_id,
+            entity.status,
+            entity.created_at,
+            entity.session_ids,
+            doc,
+        )
+    if isinstance(entity, Session):
+        return (
+            entity.id,
+            entity.project_id,
+            entity.status,
+            entity.started_at,
+            entity.task_ids,
+            doc,
+        )
+    return (entity.id, entity.created_at, doc)
+
+
+# -- reads, on any connection ------------------------------------------------------
+
+
+async def _select(conn: Connection, kind: type[E], where: list[str], params: list[Any]) -> list[E]:
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    query = f"SELECT doc::text FROM {_TABLE[kind]}{clause} ORDER BY {_BORN[kind]}, id"
+    cursor = await conn.execute(query, params)
+    decoder = _DECODERS[kind]
+    return [cast(E, decoder.decode(row[0])) for row in await cursor.fetchall()]
+
+
+async def _get(conn: Connection, kind: type[E], entity_id: str) -> E | None:
+    query = f"SELECT doc::text FROM {_TABLE[kind]} WHERE id = %s"
+    cursor = await conn.execute(query, (entity_id,))
+    row = await cursor.fetchone()
+    return None if row is None else cast(E, _DECODERS[kind].decode(row[0]))
+
+
+async def _find_tasks(conn: Connection, query: TaskQuery) -> list[Task]:
+    where: list[str] = []
+    params: list[Any] = []
+    if query.project_id is not None:
+        where.append("project_id = %s")
+        params.append(query.project_id)
+    if query.status is not None:
+        where.append("status = %s")
+        params.append(query.status)
+    if query.parent_id is None:
+        where.append("parent_id IS NULL")
+    elif isinstance(query.parent_id, str):
+        where.append("parent_id = %s")
+        params.append(query.parent_id)
+    if query.session_id is not None:
+        where.append("session_ids @> ARRAY[%s]::text[]")
+        params.append(query.session_id)
+    return await _select(conn, Task, where, params)
+
+
+async def _find_sessions(conn: Connection, query: SessionQuery) -> list[Session]:
+    where: list[str] = []
+    params: list[Any] = []
+    if query.project_id is not None:
+        where.append("project_id = %s")
+        params.append(query.project_id)
+    if query.status is not None:
+        where.append("status = %s")
+        params.append(query.status)
+    if query.active:
+        where.append("status NOT IN ('completed', 'failed')")
+    if query.task_id is not None:
+        where.append("task_ids @> ARRAY[%s]::text[]")
+        params.append(query.task_id)
+    return await _select(conn, Session, where, params)
+
+
+async def _write(conn: Connection, staged: Iterable[tuple[AnyEntity, bool]]) -> None:
+    """Upsert (``True``) or delete (``False``) entities, one batch per statement."""
+    upserts: dict[type[AnyEntity], list[tuple[Any, ...]]] = {}
+    deletes: dict[type[AnyEntity], list[tuple[str]]] = {}
+    for entity, keep in staged:
+        if keep:
+            upserts.setdefault(type(entity), []).append(_row(entity))
+        else:
+            deletes.setdefault(type(entity), []).append((entity.id,))
+    async with conn.cursor() as cursor:
+        for kind, rows in upserts.items():
+            await cursor.executemany(_UPSERT[kind], rows)
+        for kind, ids in deletes.items():
+            query = f"DELETE FROM {_TABLE[kind]} WHERE id = %s"
+            await cursor.executemany(query, ids)
+
+
+class PostgresTransaction:
+    """Staged writes on one connection inside one database transaction; see
+    ``store.base.Transaction``.
+
+    ``put``/``delete`` are synchronous in the protocol, so they are staged here and
+    sent before the next read that could see them (and at commit).
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._staged: dict[tuple[type[AnyEntity], str], tuple[AnyEntity, bool]] = {}
+        self.events: list[PendingEvent] = []
+
+    async def flush(self) -> None:
+        if self._staged:
+            staged, self._staged = self._staged, {}
+            await _write(self._conn, staged.values())
+
+    async def get(self, kind: type[E], entity_id: str) -> E | None:
+        staged = self._staged.get((kind, entity_id))
+        if staged is not None:
+            entity, keep = staged
+            return cast(E, entity) if keep else None
+        return await _get(self._conn, kind, entity_id)
+
+    async def list_projects(self) -> list[Project]:
+        await self.flush()
+        return await _select(self._conn, Project, [], [])
+
+    async def find_tasks(self, query: TaskQuery) -> list[Task]:
+        await self.flush()
+        return await _find_tasks(self._conn, query)
+
+    async def find_sessions(self, query: SessionQuery) -> list[Session]:
+        await self.flush()
+        return await _find_sessions(self._conn, query)
+
+    def put(self, entity: AnyEntity) -> None:
+        self._staged[(type(entity), entity.id)] = (entity, True)
+
+    def delete(self, entity: AnyEntity) -> None:
+        self._staged[(type(entity), entity.id)] = (entity, False)
+
+    def emit(self, event_type: str, data: Any, project_id: str) -> None:
+        self.events.append(PendingEvent(event_type, data, project_id))
+
+
+class PostgresStore:
+    """The PostgreSQL backend of ``store.base.Store``."""
+
+    kind = "postgres"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        retain_events: int = 10_000,
+        keep_events: int = 100_000,
+        pool_size: int = 10,
+    ) -> None:
+        self.url = url
+        self.retain_events = retain_events
+        self.keep_events = max(keep_events, retain_events)
+        self._pool_size = pool_size
+        self._pool: AsyncConnectionPool[Connection] | None = None
+        self._schema = ""
+        self._schema_key = 0
+        self._channel = ""
+        # One local writer at a time: the others wait here, not holding a pooled
+        # connection while they wait for the database lock.
+        self._writer = asyncio.Lock()
+        # Deliveries never interleave, so subscribers see each event once, in order.
+        self._delivery = asyncio.Lock()
+        self._last_delivered = 0
+        self._recent: deque[StoredEvent] = deque(maxlen=retain_events)
+        self._listeners: list[EventListener] = []
+        self._listener_task: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+
+    # -- life cycle ---------------------------------------------------------
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Connection]:
+        if self._pool is None:
+            raise RuntimeError("PostgresStore.open() must run first")
+        return self._pool
+
+    async def open(self) -> None:
+        """Connect, bring the schema up to date, load the event tail, start listening."""
+        where = describe_url(self.url)
+        try:
+            # One plain connection first: its error says why (refused, auth, ...).
+            first = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=10
+            )
+        except psycopg.Error as error:
+            raise StoreUnavailable(f"cannot connect to {where}: {error}") from None
+        async with first:
+            schema = await current_schema(first)
+            row = await (await first.execute("SELECT hashtext(%s)", (schema,))).fetchone()
+            self._schema_key = int(row[0]) if row else 0
+            self._channel = f"{CHANNEL_PREFIX}{self._schema_key & 0xFFFFFFFF:08x}"
+            applied = await migrate(first, self._schema_key)
+            if applied:
+                log.info("schema %s migrated to version %d", schema, applied[-1])
+        self._schema = schema
+        self._pool = AsyncConnectionPool(
+            self.url,
+            min_size=2,
+            max_size=self._pool_size,
+            kwargs={"autocommit": True, "application_name": f"maestro {schema}"[:63]},
+            open=False,
+            name="maestro",
+        )
+        try:
+            await self._pool.open(wait=True, timeout=10)
+            await self._load_recent()
+            self._listener_task = asyncio.create_task(self._listen(), name="maestro-listener")
+            await asyncio.wait_for(self._listening.wait(), timeout=10)
+        except PoolTimeout as error:
+            await self.close()
+            raise StoreUnavailable(f"cannot open a connection pool to {where}: {error}") from None
+        except TimeoutError:
+            await self.close()
+            raise StoreUnavailable(f"cannot LISTEN for events on {where}") from None
+        log.info(
+            "PostgreSQL store %s (schema %s) open at event %d", where, schema, self._last_delivered
+        )
+
+    async def close(self) -> None:
+        if self._listener_task is not None:
+            self._listener_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener_task
+            self._listener_task = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def _load_recent(self) -> None:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT seq, project_id, frame FROM events ORDER BY seq DESC LIMIT %s",
+                (self.retain_events,),
+            )
+            rows = await cursor.fetchall()
+        self._recent.clear()
+        self._recent.extend(StoredEvent(*row) for row in reversed(rows))
+        self._last_delivered = rows[0][0] if rows else 0
+
+    # -- reads --------------------------------------------------------------
+
+    async def get(self, kind: type[E], entity_id: str) -> E | None:
+        async with self.pool.connection() as conn:
+            return await _get(conn, kind, entity_id)
+
+    async def list_projects(self) -> list[Project]:
+        async with self.pool.connection() as conn:
+            return await _select(conn, Project, [], [])
+
+    async def find_tasks(self, query: TaskQuery) -> list[Task]:
+        async with self.pool.connection() as conn:
+            return await _find_tasks(conn, query)
+
+    async def find_sessions(self, query: SessionQuery) -> list[Session]:
+        async with self.pool.connection() as conn:
+            return await _find_sessions(conn, query)
+
+    async def counts(self) -> dict[str, int]:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT (SELECT count(*) FROM projects), (SELECT count(*) FROM tasks),"
+                " (SELECT count(*) FROM sessions)"
+            )
+            row = await cursor.fetchone()
+        assert row is not None
+        return {"projects": row[0], "tasks": row[1], "sessions": row[2]}
+
+    # -- writes -------------------------------------------------------------
+
+    async def _lock(self, conn: Connection) -> None:
+        await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (WRITE_LOCK, self._schema_key))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresTransaction]:
+        committed: list[StoredEvent] = []
+        # Pipeline mode: statements are sent without waiting for their results until
+        # one is needed, so BEGIN, the lock and the first read travel together, and
+        # so do the writes, the events and COMMIT.
+        async with (
+            self._writer,
+            self.pool.connection() as conn,
+            conn.pipeline(),
+            conn.transaction(),
+        ):
+            await self._lock(conn)
+            # Read under the lock, so no other writer can have added events since.
+            last_seq = await conn.execute("SELECT coalesce(max(seq), 0) FROM events")
+            tx = PostgresTransaction(conn)
+            yield tx
+            await tx.flush()
+            if tx.events:
+                row = await last_seq.fetchone()
+                committed = await self._append_events(conn, tx.events, row[0] if row else 0)
+        if committed:
+            await self._deliver_through(committed[-1].seq, committed)
+
+    async def _append_events(
+        self, conn: Connection, pending: Sequence[PendingEvent], last: int
+    ) -> list[StoredEvent]:
+        """Number (after ``last``), insert and announce a transaction's events."""
+        timestamp = now_ms()
+        stored = []
+        for offset, event in enumerate(pending, start=1):
+            wire = WireMessage(event.type, event.type, event.data, last + offset, timestamp)
+            frame = _encoder.encode(wire).decode()
+            stored.append(StoredEvent(last + offset, event.project_id, frame))
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                "INSERT INTO events (seq, project_id, frame) VALUES (%s, %s, %s)",
+                [(e.seq, e.project_id, e.frame) for e in stored],
+            )
+        newest = stored[-1].seq
+        await conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(newest)))
+        if last // PRUNE_EVERY != newest // PRUNE_EVERY and newest > self.keep_events:
+            await conn.execute("DELETE FROM events WHERE seq <= %s", (newest - self.keep_events,))
+        return stored
+
+    async def restore(self, entities: Iterable[AnyEntity], events: Sequence[StoredEvent]) -> None:
+        """Replace the whole store with ``entities`` and ``events``, as they are.
+
+        For ``maestro data import``: no rule is applied and no event emitted. Run it
+        with no server on the database (their event tails would be stale).
+        """
+        async with self._writer, self.pool.connection() as conn, conn.transaction():
+            await self._lock(conn)
+            await conn.execute("TRUNCATE projects, tasks, sessions, events")
+            await _write(conn, ((entity, True) for entity in entities))
+            async with conn.cursor() as cursor:
+                await cursor.executemany(
+                    "INSERT INTO events (seq, project_id, frame) VALUES (%s, %s, %s)",
+                    [(e.seq, e.project_id, e.frame) for e in events],
+                )
+        await self._load_recent()
+
+    # -- events -------------------------------------------------------------
+
+    def subscribe(self, listener: EventListener) -> None:
+        self._listeners.append(listener)
+
+    def recent_events(self) -> list[StoredEvent]:
+        return list(self._recent)
+
+    async def _deliver_through(self, target: int, own: Sequence[StoredEvent] = ()) -> None:
+        """Give the subscribers every event up to ``target``, in order, each once.
+
+        ``own`` are events this instance just committed (known without a query);
+        any event before them not yet delivered is read from the table first.
+        """
+        if target <= self._last_delivered:
+            return
+        async with self._delivery:
+            try:
+                first_own = own[0].seq if own else target + 1
+                if self._last_delivered < first_own - 1:
+                    await self._deliver_from_table(first_own - 1)
+                fresh = [e for e in own if e.seq > self._last_delivered]
+                if fresh and fresh[0].seq == self._last_delivered + 1:
+                    self._publish(fresh)
+                if self._last_delivered < target:
+                    await self._deliver_from_table(target)
+            except psycopg.Error as error:
+                # Committed already: the next catch-up delivers what is missing.
+                log.warning("event delivery postponed: %s", error)
+
+    async def _deliver_from_table(self, through: int) -> None:
+        while self._last_delivered < through:
+            async with self.pool.connection() as conn:
+                cursor = await conn.execute(
+                    "SELECT seq, project_id, frame FROM events WHERE seq > %s AND seq <= %s"
+                    " ORDER BY seq LIMIT %s",
+                    (self._last_delivered, through, _FETCH_BATCH),
+                )
+                rows = await cursor.fetchall()
+            if not rows:
+                return
+            self._publish([StoredEvent(*row) for row in rows])
+
+    def _publish(self, events: list[StoredEvent]) -> None:
+        if events[0].seq != self._last_delivered + 1:
+            log.warning(
+                "events %d to %d were pruned before this instance delivered them",
+                self._last_delivered + 1,
+                events[0].seq - 1,
+            )
+        self._recent.extend(events)
+        self._last_delivered = events[-1].seq
+        for listener in self._listeners:
+            listener(events)
+
+    async def _catch_up(self) -> None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute("SELECT coalesce(max(seq), 0) FROM events")).fetchone()
+        await self._deliver_through(int(row[0]) if row else 0)
+
+    async def _listen(self) -> None:
+        """Deliver other instances' events as their notifications arrive, forever."""
+        delay = 0.1
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.url,
+                    autocommit=True,
+                    connect_timeout=10,
+                    application_name=f"maestro listener {self._schema}"[:63],
+                )
+                async with conn:
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    self._listening.set()
+                    delay = 0.1
+                    await self._catch_up()
+                    while True:
+                        async for notice in conn.notifies(timeout=CATCH_UP_SECONDS):
+                            await self._deliver_through(int(notice.payload))
+                        await conn.execute("SELECT 1")  # is this connection still alive?
+                        await self._catch_up()
+            except Exception as error:  # whatever it was, keep delivering events
+                log.warning("event listener: %s; reconnecting in %.1fs", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)

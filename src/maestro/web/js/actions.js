@@ -1,0 +1,123 @@
+// What the user can ask the server to do. Each action calls the REST API and
+// puts the answer into the model at once (the WebSocket event that follows
+// carries the same version). Actions used from dialogs let errors propagate
+// so the dialog shows them; the others report them as notices.
+
+import { api, paths } from "./api.js";
+
+export class Actions {
+  constructor(model, notices) {
+    this.model = model;
+    this.notices = notices;
+  }
+
+  /** Run `fn`; on failure show "what" and the server's message. */
+  async attempt(what, fn) {
+    try {
+      return await fn();
+    } catch (err) {
+      this.notices.error(what, err);
+      return null;
+    }
+  }
+
+  // -- projects --------------------------------------------------------------
+
+  async createProject(fields) {
+    const project = await api.post(paths.projects(), fields);
+    this.model.putProject(project);
+    return project;
+  }
+
+  async updateProject(id, fields) {
+    this.model.putProject(await api.put(paths.project(id), fields));
+  }
+
+  async deleteProject(id) {
+    await api.delete(paths.project(id));
+    this.model.forgetProject(id);
+  }
+
+  // -- tasks -----------------------------------------------------------------
+
+  async createTask(fields) {
+    const task = await api.post(paths.tasks(), fields);
+    this.model.putTask(task);
+    return task;
+  }
+
+  async updateTask(id, fields) {
+    const task = await api.patch(paths.task(id), fields);
+    this.model.putTask(task);
+    return task;
+  }
+
+  patchTask(id, fields, what = "Could not update the task") {
+    return this.attempt(what, () => this.updateTask(id, fields));
+  }
+
+  setTaskStatus(id, status) {
+    return this.patchTask(id, { status }, "Could not change the status");
+  }
+
+  async deleteTask(id, cascade = false) {
+    await api.delete(paths.task(id) + (cascade ? "?cascade=true" : ""));
+    this.model.forgetTask(id);
+  }
+
+  async addTimelineEntry(taskId, type, message) {
+    this.model.putTask(await api.post(paths.timeline(taskId), { type, message }));
+  }
+
+  // -- subtasks (the answer is the subtask; fetch the task for its new version) --
+
+  async refreshTask(taskId) {
+    this.model.putTask(await api.get(paths.task(taskId)));
+  }
+
+  async addSubtask(taskId, title) {
+    await api.post(paths.subtasks(taskId), { title });
+    await this.refreshTask(taskId);
+  }
+
+  updateSubtask(taskId, id, fields) {
+    return this.attempt("Could not update the subtask", async () => {
+      await api.patch(paths.subtask(taskId, id), fields);
+      await this.refreshTask(taskId);
+    });
+  }
+
+  deleteSubtask(taskId, id) {
+    return this.attempt("Could not delete the subtask", async () => {
+      await api.delete(paths.subtask(taskId, id));
+      await this.refreshTask(taskId);
+    });
+  }
+
+  // -- sessions --------------------------------------------------------------
+
+  async spawnWorker(fields) {
+    const answer = await api.post(paths.spawn(), { ...fields, spawnSource: "ui" });
+    this.model.putSession(answer.session);
+    await this.attempt("Could not refresh the task", () =>
+      Promise.all(fields.taskIds.map((id) => this.refreshTask(id))),
+    );
+    return answer.session;
+  }
+
+  unlinkSession(sessionId, taskId) {
+    return this.attempt("Could not unlink the session", async () => {
+      this.model.putSession(await api.delete(paths.sessionTask(sessionId, taskId)));
+      await this.refreshTask(taskId);
+    });
+  }
+
+  async deleteSession(id) {
+    await api.delete(paths.session(id));
+    this.model.forgetSession(id);
+  }
+
+  skills() {
+    return api.get(paths.skills());
+  }
+}

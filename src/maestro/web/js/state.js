@@ -1,0 +1,173 @@
+// The in-memory model: projects, tasks and sessions by id, filled from REST and
+// kept current by WebSocket events (which carry full entities). It holds no
+// rules of its own: it keeps the newest version of each entity it is given.
+
+import { api, paths } from "./api.js";
+
+const PRIORITY_RANK = { high: 0, medium: 1, low: 2 };
+
+export class Model extends EventTarget {
+  constructor() {
+    super();
+    this.projects = new Map();
+    this.tasks = new Map();
+    this.sessions = new Map();
+    this.loaded = false;
+    this.loading = 0; // generation of the reload in flight, 0 when none
+    this.generation = 0;
+    this.queue = [];
+    this.deleted = new Set();
+  }
+
+  // -- loading --------------------------------------------------------------
+
+  /** Load everything over REST. Events that arrive meanwhile are applied after. */
+  async reload() {
+    const generation = ++this.generation;
+    this.loading = generation;
+    try {
+      const [projects, tasks, sessions] = await Promise.all([
+        api.get(paths.projects()),
+        api.get(paths.tasks()),
+        api.get(paths.sessions()),
+      ]);
+      if (generation !== this.generation) return; // a newer reload won
+      this.projects = byId(projects);
+      this.tasks = byId(tasks);
+      this.sessions = byId(sessions);
+      this.deleted.clear();
+      this.loaded = true;
+    } finally {
+      if (generation === this.generation) {
+        this.loading = 0;
+        const queued = this.queue;
+        this.queue = [];
+        for (const message of queued) this.applyEvent(message);
+        this.changed();
+      }
+    }
+  }
+
+  // -- events ---------------------------------------------------------------
+
+  /** One WebSocket event (see docs/events.md). */
+  handle(message) {
+    if (this.loading) {
+      this.queue.push(message);
+      return;
+    }
+    this.applyEvent(message);
+    this.changed();
+  }
+
+  applyEvent({ type, data }) {
+    switch (type) {
+      case "project:created":
+      case "project:updated":
+        this.putProject(data, false);
+        break;
+      case "project:deleted":
+        this.remove(this.projects, data.id);
+        break;
+      case "task:created":
+      case "task:updated":
+        this.putTask(data, false);
+        break;
+      case "task:deleted":
+        this.remove(this.tasks, data.id);
+        break;
+      case "session:created":
+      case "session:updated":
+        this.putSession(data, false);
+        break;
+      case "session:deleted":
+        this.remove(this.sessions, data.id);
+        break;
+      default:
+        // Link and subtask events are always followed by the full entity
+        // (task:updated / session:updated), so there is nothing to do here.
+        break;
+    }
+  }
+
+  // -- writes (from events and from REST answers) ----------------------------
+
+  putProject(project, notify = true) {
+    this.put(this.projects, project, "updatedAt", notify);
+  }
+
+  putTask(task, notify = true) {
+    this.put(this.tasks, task, "updatedAt", notify);
+  }
+
+  putSession(session, notify = true) {
+    this.put(this.sessions, session, "lastActivity", notify);
+  }
+
+  /** Keep the newest version: the server makes every mutation move the version forward. */
+  put(map, entity, versionKey, notify) {
+    if (!entity?.id || this.deleted.has(entity.id)) return;
+    const current = map.get(entity.id);
+    if (current && current[versionKey] > entity[versionKey]) return;
+    map.set(entity.id, entity);
+    if (notify) this.changed();
+  }
+
+  remove(map, id, notify = false) {
+    this.deleted.add(id);
+    map.delete(id);
+    if (notify) this.changed();
+  }
+
+  forgetProject(id) {
+    this.remove(this.projects, id, true);
+  }
+
+  forgetTask(id) {
+    this.remove(this.tasks, id, true);
+  }
+
+  forgetSession(id) {
+    this.remove(this.sessions, id, true);
+  }
+
+  changed() {
+    this.dispatchEvent(new Event("change"));
+  }
+
+  // -- reads ----------------------------------------------------------------
+
+  projectList() {
+    return [...this.projects.values()].sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  tasksOf(projectId) {
+    return [...this.tasks.values()]
+      .filter((t) => t.projectId === projectId)
+      .sort(
+        (a, b) =>
+          (PRIORITY_RANK[a.priority] ?? 1) - (PRIORITY_RANK[b.priority] ?? 1) ||
+          a.createdAt - b.createdAt,
+      );
+  }
+
+  childrenOf(taskId) {
+    return [...this.tasks.values()]
+      .filter((t) => t.parentId === taskId)
+      .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  sessionsOf(projectId) {
+    return [...this.sessions.values()]
+      .filter((s) => s.projectId === projectId)
+      .sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  sessionsFor(task) {
+    return task.sessionIds.map((id) => this.sessions.get(id)).filter(Boolean);
+  }
+}
+
+function byId(list) {
+  return new Map(list.map((entity) => [entity.id, entity]));
+}

@@ -1,0 +1,106 @@
+"""The real ``maestro`` CLI, run as a subprocess against a real server.
+
+``cli(*args, env={...})`` runs ``python -m maestro ARGS`` with
+``MAESTRO_SERVER_URL`` pointing at the shared test server and none of the
+developer's own ``MAESTRO_*`` settings, and returns ``(code, stdout, stderr)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import httpx
+import pytest
+
+from tests.conftest import RunningServer
+
+
+class CliResult(NamedTuple):
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> Any:
+        """The ``--json`` envelope printed on stdout."""
+        return json.loads(self.stdout)
+
+    @property
+    def data(self) -> Any:
+        envelope = self.json
+        assert envelope["success"] is True, envelope
+        return envelope["data"]
+
+
+Cli = Callable[..., CliResult]
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 30) -> CliResult:
+    """Run ``maestro ARGS`` with exactly ``env`` on top of a clean environment."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MAESTRO_") and k not in ("COLUMNS", "LINES")
+    }
+    process = subprocess.run(
+        [sys.executable, "-m", "maestro", *args],
+        env={**clean, "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return CliResult(process.returncode, process.stdout, process.stderr)
+
+
+@pytest.fixture
+def skills_dir(tmp_path: Path) -> Path:
+    """An empty MAESTRO_SKILLS_DIR, so only built-in skills exist unless a test adds one."""
+    path = tmp_path / "skills"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def cli(shared_server: RunningServer, skills_dir: Path) -> Cli:
+    """Run the CLI against the shared server; ``env`` adds or overrides variables."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> CliResult:
+        base = {"MAESTRO_SERVER_URL": shared_server.url, "MAESTRO_SKILLS_DIR": str(skills_dir)}
+        return run_cli(*args, env={**base, **(env or {})})
+
+    return run
+
+
+@pytest.fixture
+def make_task(api: httpx.Client, project: dict[str, Any]) -> Callable[..., dict[str, Any]]:
+    """Create a task in the test's project over HTTP (faster than the CLI)."""
+
+    def make(title: str = "A task", **fields: Any) -> dict[str, Any]:
+        response = api.post(
+            "/api/tasks", json={"projectId": project["id"], "title": title, **fields}
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    return make
+
+
+@pytest.fixture
+def make_session(api: httpx.Client, project: dict[str, Any]) -> Callable[..., dict[str, Any]]:
+    """Create a session in the test's project over HTTP."""
+
+    def make(*task_ids: str, **fields: Any) -> dict[str, Any]:
+        body = {"projectId": project["id"], "taskIds": list(task_ids), **fields}
+        response = api.post("/api/sessions", json=body)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    return make

@@ -1,0 +1,40 @@
+"""Assertions shared by the API tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+# Every field of a session as the API returns it (SPEC section 3).
+SESSION_FIELDS = {
+    "id",
+    "projectId",
+    "taskIds",
+    "name",
+    "agentId",
+    "status",
+    "env",
+    "events",
+    "metadata",
+    "startedAt",
+    "lastActivity",
+    "completedAt",
+    "hostname",
+    "platform",
+}
+
+
+def assert_error(
+    response: httpx.Response, status: int, code: str, message: str | None = None
+) -> Any:
+    """The documented error body, and nothing else in it."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) <= {"error", "code", "message", "details"}
+    assert body["error"] is True
+    assert body["code"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    if message is not None:
+        assert body["message"] == message
+    return body

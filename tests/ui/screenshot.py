@@ -1,0 +1,96 @@
+"""Make docs/screenshots/board.png: a real server seeded over the REST API, shown
+in the same headless Chromium the UI tests use.
+
+    .venv/bin/python -m tests.ui.screenshot [--detail] [OUTPUT]
+
+``--detail`` opens a task's detail panel too (handy when reviewing the UI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import RunningServer
+from tests.ui.conftest import launch_chromium
+from tests.ui.pages import MaestroPage
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_OUTPUT = REPO / "docs" / "screenshots" / "board.png"
+
+TASKS: list[dict[str, Any]] = [
+    {"title": "Design the plugin API", "priority": "high", "status": "completed",
+     "subtasks": [("Sketch the hooks", True), ("Write the RFC", True)]},
+    {"title": "Parse the config file", "priority": "high", "status": "in_progress",
+     "subtasks": [("TOML loader", True), ("Env overrides", True), ("Validation errors", False)],
+     "spawn": True},
+    {"title": "Retry failed uploads", "priority": "medium", "status": "in_progress",
+     "subtasks": [("Backoff policy", False), ("Idempotency keys", False)], "spawn": True},
+    {"title": "Fix flaky login test", "priority": "medium", "status": "blocked"},
+    {"title": "Write the migration guide", "priority": "low", "status": "pending"},
+    {"title": "Add dark mode", "priority": "low", "status": "pending",
+     "subtasks": [("Palette", False)]},
+    {"title": "Release 1.2", "priority": "medium", "status": "pending"},
+]  # fmt: skip
+
+
+def seed(api: httpx.Client) -> dict[str, str]:
+    """A project with tasks in every column; returns task ids by title."""
+    project = api.post("/api/projects", json={"name": "acme-web", "workingDir": "~/code/acme-web"})
+    project_id = project.json()["id"]
+    api.post("/api/projects", json={"name": "infra", "workingDir": "~/code/infra"})
+    ids: dict[str, str] = {}
+    for spec in TASKS:
+        body = {"projectId": project_id, "title": spec["title"], "priority": spec["priority"]}
+        task_id = api.post("/api/tasks", json=body).json()["id"]
+        ids[spec["title"]] = task_id
+        for title, done in spec.get("subtasks", []):
+            sub = api.post(f"/api/tasks/{task_id}/subtasks", json={"title": title}).json()
+            if done:
+                api.patch(f"/api/tasks/{task_id}/subtasks/{sub['id']}", json={"completed": True})
+        if spec.get("spawn"):
+            spawn = {"projectId": project_id, "taskIds": [task_id], "spawnSource": "ui"}
+            session = api.post("/api/sessions/spawn", json=spawn).json()["session"]
+            api.patch(f"/api/sessions/{session['id']}", json={"status": "running"})
+        if spec["status"] != "pending":
+            api.patch(f"/api/tasks/{task_id}", json={"status": spec["status"]})
+    blocked = ids["Fix flaky login test"]
+    api.post(
+        f"/api/tasks/{blocked}/timeline", json={"type": "blocker", "message": "CI runner down"}
+    )
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("output", nargs="?", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--detail", action="store_true", help="open a task's detail panel")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = RunningServer(Path(tmp) / "data").start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=10) as api:
+                seed(api)
+            with sync_playwright() as playwright:
+                browser = launch_chromium(playwright)
+                page = browser.new_page(viewport={"width": 1360, "height": 640})
+                ui = MaestroPage(page, server.url).open()
+                ui.select_project("acme-web")
+                if args.detail:
+                    ui.open_task("Parse the config file")
+                page.mouse.move(0, 0)
+                args.output.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(args.output))
+                browser.close()
+        finally:
+            server.stop()
+    print(args.output)
+
+
+if __name__ == "__main__":
+    main()
