@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings
 
 from maestro.config import SERVER_ENVIRONMENT
 
@@ -38,6 +39,13 @@ BACKENDS = ("json", "postgres")
 EVERY_BACKEND = ("test_*.py", "e2e/test_websocket.py")
 JSON_ONLY = ("test_bad_input.py", "e2e/test_durability.py")
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+# A run of the suite decides whether a change lands, so the property tests try
+# the same inputs on every run; HYPOTHESIS_PROFILE=explore draws new ones.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def free_port() -> int:
@@ -72,7 +80,9 @@ class RunningServer:
         """Start the process without waiting for it to answer."""
         # The developer's own Maestro settings must not leak into a test server.
         inherited = {k: v for k, v in os.environ.items() if k not in SERVER_ENVIRONMENT}
-        env = {**inherited, **self.env}
+        # Nor the skills in the developer's (or CI user's) ~/.maestro/skills.
+        own_skills = str(self.data_dir.parent / "user-skills")
+        env = {**inherited, "MAESTRO_SKILLS_DIR": own_skills, **self.env}
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

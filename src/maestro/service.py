@@ -205,6 +205,11 @@ class Workspace:
         self._last_birth = later_than(self._last_birth)
         return self._last_birth
 
+    def _now(self) -> int:
+        """Now, never before the latest creation: a stamp made after a creation
+        (a status change, a timeline entry) must not read earlier than it."""
+        return max(now_ms(), self._last_birth)
+
     # -- shared lookups -----------------------------------------------------
 
     @staticmethod
@@ -252,16 +257,18 @@ class Workspace:
         return await self._project(self.store, project_id)
 
     async def create_project(self, body: ProjectCreate) -> Project:
-        at = self._birth()
-        project = Project(
-            id=new_id("proj"),
-            name=_text(body.name, "name"),
-            working_dir=body.working_dir,
-            description=body.description,
-            created_at=at,
-            updated_at=at,
-        )
+        name = _text(body.name, "name")
         async with self.store.transaction() as tx:
+            # Born inside the transaction, so creation order is commit order.
+            at = self._birth()
+            project = Project(
+                id=new_id("proj"),
+                name=name,
+                working_dir=body.working_dir,
+                description=body.description,
+                created_at=at,
+                updated_at=at,
+            )
             tx.put(project)
             tx.emit(ev.PROJECT_CREATED, project, project.id)
         return project
@@ -328,25 +335,27 @@ class Workspace:
         return ids
 
     async def create_task(self, body: TaskCreate) -> Task:
-        at = self._birth()
-        task = Task(
-            id=new_id("task"),
-            project_id=check_id(body.project_id, "projectId"),
-            parent_id=body.parent_id,
-            title=_text(body.title, "title"),
-            description=body.description,
-            initial_prompt=body.initial_prompt,
-            status=body.status,
-            priority=body.priority,
-            skill_ids=_unique(check_ids(body.skill_ids, "skillIds")),
-            agent_ids=_unique(check_ids(body.agent_ids, "agentIds")),
-            timeline=[_timeline("created", at, "Task created")],
-            created_at=at,
-            updated_at=at,
-            started_at=at if body.status == "in_progress" else None,
-            completed_at=at if body.status == "completed" else None,
-        )
+        title = _text(body.title, "title")
         async with self.store.transaction() as tx:
+            # Born inside the transaction, so creation order is commit order.
+            at = self._birth()
+            task = Task(
+                id=new_id("task"),
+                project_id=check_id(body.project_id, "projectId"),
+                parent_id=body.parent_id,
+                title=title,
+                description=body.description,
+                initial_prompt=body.initial_prompt,
+                status=body.status,
+                priority=body.priority,
+                skill_ids=_unique(check_ids(body.skill_ids, "skillIds")),
+                agent_ids=_unique(check_ids(body.agent_ids, "agentIds")),
+                timeline=[_timeline("created", at, "Task created")],
+                created_at=at,
+                updated_at=at,
+                started_at=at if body.status == "in_progress" else None,
+                completed_at=at if body.status == "completed" else None,
+            )
             await self._project(tx, task.project_id)
             await self._check_parent(tx, task, body.parent_id)
             task.dependencies = await self._check_dependencies(tx, task, body.dependencies)
@@ -357,7 +366,7 @@ class Workspace:
     async def patch_task(self, task_id: str, body: TaskPatch) -> Task:
         async with self.store.transaction() as tx:
             task = _editable_task(await self._task(tx, task_id, "id"))
-            at = now_ms()
+            at = self._now()
             if body.title is not UNSET:
                 task.title = _text(body.title, "title")
             for name in ("description", "initial_prompt", "priority"):
@@ -414,7 +423,7 @@ class Workspace:
     async def append_timeline(self, task_id: str, body: TimelineAppend) -> Task:
         async with self.store.transaction() as tx:
             task = _editable_task(await self._task(tx, task_id, "id"))
-            task.timeline.extend(self._timeline_entries([body], now_ms()))
+            task.timeline.extend(self._timeline_entries([body], self._now()))
             _touch(task)
             tx.put(task)
             tx.emit(ev.TASK_UPDATED, task, task.project_id)
@@ -439,7 +448,7 @@ class Workspace:
             for task in doomed:
                 tx.delete(task)
                 tx.emit(ev.TASK_DELETED, {"id": task.id}, task.project_id)
-            at = now_ms()
+            at = self._now()
             sessions: dict[str, Session] = {}
             for task in doomed:
                 for session_id in task.session_ids:
@@ -471,7 +480,7 @@ class Workspace:
     async def create_subtask(self, task_id: str, body: SubtaskCreate) -> Subtask:
         async with self.store.transaction() as tx:
             task = _editable_task(await self._task(tx, task_id))
-            at = now_ms()
+            at = self._now()
             subtask = Subtask(
                 id=new_id("sub"),
                 task_id=task.id,
@@ -505,7 +514,7 @@ class Workspace:
         async with self.store.transaction() as tx:
             task = _editable_task(await self._task(tx, task_id))
             index = self._find_subtask(task, subtask_id)
-            at = now_ms()
+            at = self._now()
             subtask = replace(
                 task.subtasks[index], updated_at=later_than(task.subtasks[index].updated_at)
             )
@@ -601,7 +610,7 @@ class Workspace:
     async def patch_session(self, session_id: str, body: SessionPatch) -> Session:
         async with self.store.transaction() as tx:
             session = _editable_session(await self._session(tx, session_id))
-            at = now_ms()
+            at = self._now()
             if body.status is not UNSET:
                 _set_session_status(session, body.status, at)
             if body.name is not UNSET:
@@ -645,7 +654,7 @@ class Workspace:
             session = _editable_session(await self._session(tx, session_id))
             tx.delete(session)
             tx.emit(ev.SESSION_DELETED, {"id": session.id}, session.project_id)
-            at = now_ms()
+            at = self._now()
             for task_id in list(session.task_ids):
                 stored = await tx.get(Task, task_id)
                 if stored is None:
@@ -662,7 +671,7 @@ class Workspace:
             if check_id(task_id, "taskId") in session.task_ids:
                 return session
             (task,) = await self._tasks_of_project(tx, [task_id], session.project_id, "taskId")
-            _attach(session, task, now_ms())
+            _attach(session, task, self._now())
             session.last_activity = later_than(session.last_activity)
             tx.put(session)
             tx.put(task)
@@ -677,7 +686,7 @@ class Workspace:
                 await self._task(tx, task_id)
                 return session
             task = _editable_task(await self._task(tx, task_id))
-            _detach(session, task, now_ms())
+            _detach(session, task, self._now())
             session.last_activity = later_than(session.last_activity)
             tx.put(session)
             tx.put(task)

@@ -536,17 +536,19 @@ def tmux() -> Iterator[TmuxLauncher]:
 def test_the_tmux_launcher_opens_a_window_in_session_maestro(
     tmux: TmuxLauncher, tmp_path: Path, workdir: Path
 ) -> None:
-    out = tmp_path / "out.txt"
+    out, release = tmp_path / "out.txt", tmp_path / "release"
     spawn = Spawn("sess_tmux", "Fix the bug", "worker", str(workdir), {})
+    # The window's program lives until the test has looked at it, however slow tmux is.
     script = (
         f"import os, time; open({str(out)!r}, 'w').write(os.getcwd() + ' ' + "
-        "os.environ['GREETING']); time.sleep(0.5)"
+        f"os.environ['GREETING'])\nwhile not os.path.exists({str(release)!r}): time.sleep(0.05)"
     )
     terminal = tmux.open(spawn, [sys.executable, "-c", script], {"GREETING": "hi"}, workdir)
 
     names = tmux.run("list-windows", "-t", "maestro", "-F", "#{window_name}").stdout.split("\n")
     assert "Fix the bug" in names
     assert terminal.alive()
+    release.touch()
     wait_until(lambda: not terminal.alive(), 10, "the tmux window to close")
     assert out.read_text() == f"{workdir} hi"
 

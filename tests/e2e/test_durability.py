@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.sync.client import connect
 
 from tests.conftest import RunningServer
+from tests.e2e.wsclient import events_after
 
 # -- helpers ---------------------------------------------------------------------
 
@@ -387,23 +387,12 @@ def test_link_to_an_entity_that_no_longer_exists_is_dropped_at_start(
 # -- (f) the event sequence --------------------------------------------------------------
 
 
-def events_since(server: RunningServer, seq: int) -> list[dict[str, Any]]:
-    """The events after ``seq``, as a client reconnecting with ``?since=`` gets them."""
-    events = []
-    with connect(f"{server.ws_url}?since={seq}", open_timeout=10) as ws:
-        while True:
-            try:
-                events.append(json.loads(ws.recv(timeout=0.5)))
-            except TimeoutError:
-                return events
-
-
 @pytest.mark.parametrize("stop", ["graceful", "kill -9"])
 def test_event_seq_continues_after_restart(server: RunningServer, stop: str) -> None:
     with httpx.Client(base_url=server.url, timeout=10) as api:
         project = create(api, "/api/projects", {"name": "Before"})["id"]
         create(api, "/api/tasks", {"projectId": project, "title": "Before"})
-    before = events_since(server, 0)[-1]["seq"]
+    before = events_after(server.ws_url, 0)[-1]["seq"]
 
     if stop == "graceful":
         server.stop()
@@ -413,6 +402,6 @@ def test_event_seq_continues_after_restart(server: RunningServer, stop: str) -> 
     with httpx.Client(base_url=server.url, timeout=10) as api:
         create(api, "/api/projects", {"name": "After"})
 
-    after = events_since(server, before)
+    after = events_after(server.ws_url, before)
     assert [e["seq"] for e in after] == [before + 1]
     assert after[0]["type"] == "project:created" and after[0]["data"]["name"] == "After"

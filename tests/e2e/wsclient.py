@@ -94,3 +94,10 @@ def stalled_connection(
     return connect(
         url, sock=sock, open_timeout=timeout, max_queue=1, ping_interval=None, close_timeout=1
     )
+
+
+def events_after(ws_url: str, seq: int) -> list[Message]:
+    """Every stored event after ``seq``, as a client reconnecting with ``?since=``
+    gets them (the ping/pong barrier, not a quiet spell, says the replay is over)."""
+    with EventStream(f"{ws_url}?since={seq}", timeout=10) as stream:
+        return stream.sync()

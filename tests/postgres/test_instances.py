@@ -137,7 +137,11 @@ def test_concurrent_mixed_writes_through_both_instances_keep_links_and_one_event
         mixed_writes(clients[index], project_id, seed=index, rounds=25)
 
     try:
-        with EventStream(a.ws_url) as on_a, EventStream(b.ws_url) as on_b:
+        # From seq 1 (the project) on, whether or not B had passed it on yet.
+        with (
+            EventStream(f"{a.ws_url}?since=1") as on_a,
+            EventStream(f"{b.ws_url}?since=1") as on_b,
+        ):
             with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(work, range(threads)))
             is_last = marker(clients[1])  # through B

@@ -153,6 +153,32 @@ def read_answer(sock: socket.socket) -> bytes:
     return answer
 
 
+def health_on(sock: socket.socket, port: int) -> None:
+    """One keep-alive ``GET /health`` on ``sock``, its answer read in full: proof
+    that the server has accepted the connection (not merely the kernel)."""
+    sock.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += sock.recv(65536)
+
+
+def wait_until_refused(url: str, timeout: float = 10.0) -> None:
+    """Return once the server refuses new connections (it is shutting down)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/health", timeout=1)
+        except httpx.ConnectError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{url} still accepts connections {timeout} s after the signal")
+
+
 def answers_to_requests_received_before(server: RunningServer, signum: int) -> list[str]:
     """Send requests that surely reach the server before ``signum`` does; return
     the status line of each answer (``""``: the connection was reset instead).
@@ -165,7 +191,8 @@ def answers_to_requests_received_before(server: RunningServer, signum: int) -> l
         socket.create_connection(("127.0.0.1", server.port), timeout=20) for _ in range(4)
     ]
     try:
-        time.sleep(0.3)  # the server accepts them
+        for sock in connections:
+            health_on(sock, server.port)
         server.process.send_signal(signal.SIGSTOP)
         for i, sock in enumerate(connections):
             sock.sendall(post_task(server.port, project, f"received {i}"))
@@ -206,9 +233,7 @@ def test_a_request_still_uploading_at_the_signal_is_finished(
         time.sleep(0.3)  # the server has the headers and half the body
         assert server.process is not None
         server.process.send_signal(signum)
-        time.sleep(0.5)  # shutting down, no longer accepting
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{server.url}/health", timeout=5)
+        wait_until_refused(server.url)
         sock.sendall(request[half:])
         answer = read_answer(sock)
     assert answer.startswith(b"HTTP/1.1 201"), answer[:200]

@@ -4,14 +4,11 @@ hit by luck: a kill in the middle of an event log append."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import httpx
 import pytest
-from websockets.sync.client import connect
 
 from tests.conftest import RunningServer
+from tests.e2e.wsclient import events_after
 from tests.stress.torture import torture
 
 CYCLES = 15
@@ -28,16 +25,6 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_write(
         print(f"\n{report.summary()}")
     assert report.ok, "\n".join(report.failures)
     assert report.writes_checked > 50 * CYCLES, "the writers hardly wrote anything"
-
-
-def replay(server: RunningServer, since: int) -> list[dict[str, Any]]:
-    events = []
-    with connect(f"{server.ws_url}?since={since}", open_timeout=10) as ws:
-        while True:
-            try:
-                events.append(json.loads(ws.recv(timeout=0.5)))
-            except TimeoutError:
-                return events
 
 
 def test_an_event_appended_after_a_torn_log_line_survives_the_next_restart(
@@ -58,6 +45,6 @@ def test_an_event_appended_after_a_torn_log_line_survives_the_next_restart(
     server.stop()
     server.start()
 
-    after = replay(server, 1)
+    after = events_after(server.ws_url, 1)
     assert [(e["seq"], e["data"]["name"]) for e in after] == [(2, "After")]
     assert httpx.get(f"{server.url}/health").json()["latestSeq"] == 2

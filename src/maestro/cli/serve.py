@@ -14,7 +14,7 @@ import typer
 
 from maestro.config import ConfigError, Settings
 
-DRAIN_SECONDS = 0.2
+DRAIN_SECONDS = 0.5
 
 
 def draining_server(config: Any) -> Any:
