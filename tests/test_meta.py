@@ -122,6 +122,7 @@ def test_health_names_the_version_and_store(api: httpx.Client, backend: StoreBac
     health = api.get("/health").json()
     assert isinstance(health["version"], str) and health["version"]
     assert health["store"] == backend.name
+    assert re.fullmatch(r"store_\d{13}_[a-z0-9]{9}", health["storeId"]), health["storeId"]
 
 
 def test_health_counts_the_entities(server: RunningServer) -> None:

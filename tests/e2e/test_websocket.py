@@ -9,6 +9,7 @@ else arrived before the pong.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -623,10 +624,68 @@ def test_since_beyond_the_latest_seq_gets_resync_required(
         resync = messages[0]
         assert resync["type"] == "resync_required"
         assert resync["event"] == "resync_required"
-        assert resync["data"] == {"oldestSeq": 1, "latestSeq": latest}
+        store_id = http.get("/health").json()["storeId"]
+        assert resync["data"] == {"oldestSeq": 1, "latestSeq": latest, "storeId": store_id}
         assert isinstance(resync["timestamp"], int)
         make_project(http)  # the connection stays open and live after the notice
         assert seqs(back.sync()) == [latest + 1]
+
+
+def test_since_counted_in_another_store_gets_resync_required(
+    ws_server: RunningServer, http: httpx.Client, stream: EventStream
+) -> None:
+    make_project(http)
+    latest = stream.sync()[-1]["seq"]
+    url = f"{ws_server.ws_url}?since={latest - 1}&storeId=store_1_elsewhere"
+    with EventStream(url) as back:
+        (resync,) = back.sync()
+        assert resync["type"] == "resync_required"
+        assert resync["data"]["storeId"] == http.get("/health").json()["storeId"]
+        make_project(http)
+        assert seqs(back.sync()) == [latest + 1]
+
+
+def test_since_counted_in_this_store_replays_as_usual(
+    ws_server: RunningServer, http: httpx.Client, stream: EventStream
+) -> None:
+    make_project(http)
+    make_project(http)
+    seen = stream.sync()
+    store_id = http.get("/health").json()["storeId"]
+    url = f"{ws_server.ws_url}?since={seen[-2]['seq']}&storeId={store_id}"
+    with EventStream(url) as back:
+        assert back.sync() == seen[-1:]
+
+
+@pytest.mark.json_only
+def test_a_replaced_store_that_reached_the_same_seq_is_told_apart(
+    server: RunningServer,
+) -> None:
+    """A wiped data directory starts a new stream; once it has as many events as
+    the old one had, only the store id shows that a client's ``since`` is stale."""
+    with api(server) as http:
+        make_project(http, "Old")
+        old = http.get("/health").json()
+    server.stop()
+    shutil.rmtree(server.data_dir)
+    server.start()
+    with api(server) as http:
+        make_project(http, "New")
+        new = http.get("/health").json()
+    assert new["latestSeq"] == old["latestSeq"]
+    assert new["storeId"] != old["storeId"]
+    url = f"{server.ws_url}?since={old['latestSeq']}&storeId={old['storeId']}"
+    with EventStream(url) as back:
+        assert [m["type"] for m in back.sync()] == ["resync_required"]
+
+
+def test_the_store_id_survives_a_restart(server: RunningServer) -> None:
+    with api(server) as http:
+        make_project(http)
+        before = http.get("/health").json()["storeId"]
+    server.restart()
+    with api(server) as http:
+        assert http.get("/health").json()["storeId"] == before
 
 
 # -- project filter -----------------------------------------------------------
@@ -793,7 +852,9 @@ def test_a_dropped_client_catches_up_by_reconnecting_with_since(
 # -- refused handshakes -------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", ["since=abc", "since=-1", "since=1.5", "projectId=../x"])
+@pytest.mark.parametrize(
+    "query", ["since=abc", "since=-1", "since=1.5", "projectId=../x", "storeId=../x"]
+)
 def test_bad_query_parameters_refuse_the_handshake_with_400_and_the_error_body(
     ws_server: RunningServer, query: str
 ) -> None:

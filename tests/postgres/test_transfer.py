@@ -117,6 +117,7 @@ def test_postgres_to_json_and_back_gives_back_the_same_store(
     before = seed(pg_server)
     with EventStream(pg_server.ws_url + "?since=0") as replay:
         events = replay.sync()
+    store_id = httpx.get(f"{pg_server.url}/health").json()["storeId"]
     pg_server.stop()
     exported, json_dir, again = tmp_path / "exported", tmp_path / "json", tmp_path / "again"
 
@@ -139,6 +140,7 @@ def test_postgres_to_json_and_back_gives_back_the_same_store(
             ):
                 assert listing(http) == before
                 assert replay.sync() == events, "the event tail moves with the store"
+                assert http.get("/health").json()["storeId"] == store_id, "and its identity"
                 http.post("/api/projects", json={"name": "After the move"})
                 assert replay.receive()["seq"] == events[-1]["seq"] + 1
         finally:

@@ -93,6 +93,33 @@ def test_a_replaced_store_makes_the_page_reload_everything(
     expect(ui.project_item("Old store")).to_have_count(0)
 
 
+def test_a_replaced_store_that_caught_up_with_the_page_is_still_reloaded(
+    page: Page, server_factory: Callable[..., RunningServer]
+) -> None:
+    """Same seq, other events: only the store id tells the page its state is stale."""
+    server = server_factory()
+    gate = SocketGate(page)
+    ui = MaestroPage(page, server.url).open()
+    ui.create_project("Old store")
+    ui.create_task("Old task")
+
+    server.stop()
+    ui.expect_connection("reconnecting")
+    gate.closed = True
+    shutil.rmtree(server.data_dir)
+    server.start()
+    with httpx.Client(base_url=server.url) as api:
+        project = api.post("/api/projects", json={"name": "New store"}).json()
+        api.post("/api/tasks", json={"projectId": project["id"], "title": "New task"})
+        assert api.get("/health").json()["latestSeq"] == 2  # where the page stopped
+
+    gate.closed = False
+    ui.expect_connection("connected")
+    expect(ui.project_item("New store")).to_be_visible()
+    expect(ui.project_item("Old store")).to_have_count(0)
+    assert "storeId=" in gate.urls[-1], gate.urls
+
+
 class SocketGate:
     """Routes the page's WebSockets through Playwright so a test can hold the
     page off the server: while ``closed``, every connection attempt fails."""

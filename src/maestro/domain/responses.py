@@ -26,3 +26,4 @@ class Health(msgspec.Struct, rename="camel"):
     store: str
     counts: dict[str, int]
     latest_seq: int  # the last event's seq: where a fresh client's ?since= starts
+    store_id: str  # names the event stream those seqs belong to (?storeId=)

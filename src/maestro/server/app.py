@@ -94,7 +94,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        hub.load(store.recent_events())
+        hub.load(store.recent_events(), store.store_id)
         store.subscribe(hub.publish)
         counts = await store.counts()
         log.info("store %s ready: %s", store.kind, counts)

@@ -95,9 +95,12 @@ class EventHub:
         self.debug = debug
         self.dropped = 0
         self.last_seq = 0
+        self.store_id = ""
 
-    def load(self, events: Sequence[StoredEvent]) -> None:
-        """Start from the store's retained tail (events from before a restart)."""
+    def load(self, events: Sequence[StoredEvent], store_id: str) -> None:
+        """Start from the store's retained tail (events from before a restart)
+        and the id of the stream they belong to."""
+        self.store_id = store_id
         self.recent.extend(events)
         if events:
             self.last_seq = events[-1].seq
@@ -157,9 +160,14 @@ class EventHub:
         since: int | None,
         project_id: str | None,
         transport: asyncio.WriteTransport | None = None,
+        store_id: str | None = None,
     ) -> Subscriber:
+        """``store_id``: the stream the client's ``since`` counts in; another
+        stream's numbers say nothing about what the client has missed."""
         backlog: list[str] = []
-        if since is not None:
+        if store_id is not None and store_id != self.store_id:
+            backlog = [self._resync_frame()]
+        elif since is not None:
             backlog = self._replay(since, project_id)
         subscriber = Subscriber(project_id, self.queue_limit, backlog, transport)
         self.subscribers.add(subscriber)
@@ -169,32 +177,37 @@ class EventHub:
         latest = self.last_seq
         if since == latest:
             return []
-        oldest = self.recent[0].seq if self.recent else latest + 1
-        if since > latest or since < oldest - 1:
-            return [_resync_frame(oldest, latest)]
-        start = since - oldest + 1
+        if since > latest or since < self._oldest_seq() - 1:
+            return [self._resync_frame()]
+        start = since - self._oldest_seq() + 1
         return [
             e.frame
             for e in islice(self.recent, start, None)
             if project_id is None or e.project_id == project_id
         ]
 
+    def _oldest_seq(self) -> int:
+        return self.recent[0].seq if self.recent else self.last_seq + 1
+
+    def _resync_frame(self) -> str:
+        return msgspec.json.encode(
+            {
+                "type": "resync_required",
+                "event": "resync_required",
+                "data": {
+                    "oldestSeq": self._oldest_seq(),
+                    "latestSeq": self.last_seq,
+                    "storeId": self.store_id,
+                },
+                "timestamp": now_ms(),
+            }
+        ).decode()
+
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
 
     def pong(self, subscriber: Subscriber) -> None:
         self._offer(subscriber, _PONG)
-
-
-def _resync_frame(oldest: int, latest: int) -> str:
-    return msgspec.json.encode(
-        {
-            "type": "resync_required",
-            "event": "resync_required",
-            "data": {"oldestSeq": oldest, "latestSeq": latest},
-            "timestamp": now_ms(),
-        }
-    ).decode()
 
 
 SERVER_SEND = "maestro.server_send"
@@ -320,11 +333,15 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if project_id is not None and not is_valid_id(project_id):
         await _refuse(websocket, ValidationFailed("projectId must be a valid id", "projectId"))
         return
+    store_id = websocket.query_params.get("storeId") or None
+    if store_id is not None and not is_valid_id(store_id):
+        await _refuse(websocket, ValidationFailed("storeId must be a valid id", "storeId"))
+        return
     if len(hub.subscribers) >= websocket.app.state.settings.ws_max_clients:
         await _refuse(websocket, TooManyClients("too many WebSocket clients; try again later"))
         return
     await websocket.accept()
-    subscriber = hub.subscribe(since, project_id, _raw_transport(websocket))
+    subscriber = hub.subscribe(since, project_id, _raw_transport(websocket), store_id)
     sender = asyncio.create_task(_send_all(websocket, subscriber))
     reader = asyncio.create_task(_read_all(websocket, hub, subscriber))
     dropped = asyncio.create_task(subscriber.dropped.wait())

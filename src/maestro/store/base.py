@@ -98,6 +98,8 @@ class Store(Reader, Protocol):
     """A backend: the JSON files (``jsonfs``) or PostgreSQL (``postgres``)."""
 
     kind: str
+    store_id: str
+    """Names the event stream this store holds (``store.identity``); set by ``open``."""
 
     async def open(self) -> None: ...
 

@@ -6,6 +6,7 @@ Layout under the data directory::
     tasks/<projectId>/<taskId>.json
     sessions/<sessionId>.json
     events.jsonl            the retained tail of the event stream
+    store.json              the stream's identity (``store.identity``)
     .quarantine/            files that did not parse at start-up
 
 Reads are served from memory. Writes go through a transaction that holds the one
@@ -34,6 +35,7 @@ from maestro.store.base import E, EventListener, SessionQuery, TaskQuery, creati
 from maestro.store.commit import CommitBatch, GroupCommitter
 from maestro.store.eventlog import EventLog
 from maestro.store.files import is_temp_file, write_atomically, write_temp
+from maestro.store.identity import new_store_id, read_identity, write_identity
 
 log = logging.getLogger("maestro.store")
 
@@ -225,6 +227,7 @@ class JsonFileStore:
         self._known_dirs: set[Path] = set()
         self._last_seq = 0
         self._committer: GroupCommitter | None = None
+        self.store_id = ""  # set by open()
 
     # -- paths --------------------------------------------------------------
 
@@ -248,7 +251,13 @@ class JsonFileStore:
         for session in self._load_folder(self.root / "sessions", Session):
             self._memory.put(session)
         self._repair_links()
+        # A stream that starts afresh (no event log yet) gets a new identity.
+        fresh_stream = not self._events.path.exists()
         self._events.load()
+        known = None if fresh_stream else read_identity(self.root)
+        self.store_id = known or new_store_id()
+        if known is None:
+            write_identity(self.root, self.store_id, fsync=self.fsync)
         self._last_seq = self._events.last_seq
         if self.fsync:
             self._committer = GroupCommitter(self._events.append, self._publish)

@@ -275,6 +275,7 @@ class PostgresStore:
         self._pool_size = pool_size
         self._pool: AsyncConnectionPool[Connection] | None = None
         self._schema = ""
+        self.store_id = ""  # set by open()
         self._schema_key = 0
         self._channel = ""
         # One local writer at a time: the others wait here, not holding a pooled
@@ -355,6 +356,9 @@ class PostgresStore:
                 (self.retain_events,),
             )
             rows = await cursor.fetchall()
+            identity = await (await conn.execute("SELECT store_id FROM store_identity")).fetchone()
+        assert identity is not None, "migration 0002 makes the identity row"
+        self.store_id = identity[0]
         self._recent.clear()
         self._recent.extend(StoredEvent(*row) for row in reversed(rows))
         self._last_delivered = rows[0][0] if rows else 0
@@ -437,8 +441,11 @@ class PostgresStore:
             await conn.execute("DELETE FROM events WHERE seq <= %s", (newest - self.keep_events,))
         return stored
 
-    async def restore(self, entities: Iterable[AnyEntity], events: Sequence[StoredEvent]) -> None:
-        """Replace the whole store with ``entities`` and ``events``, as they are.
+    async def restore(
+        self, entities: Iterable[AnyEntity], events: Sequence[StoredEvent], store_id: str
+    ) -> None:
+        """Replace the whole store with ``entities`` and ``events``, as they are,
+        and take ``store_id`` as its identity (the events' stream's).
 
         For ``maestro data import``: no rule is applied and no event emitted. Run it
         with no server on the database (their event tails would be stale).
@@ -446,6 +453,7 @@ class PostgresStore:
         async with self._writer, self.pool.connection() as conn, conn.transaction():
             await self._lock(conn)
             await conn.execute("TRUNCATE projects, tasks, sessions, events")
+            await conn.execute("UPDATE store_identity SET store_id = %s", (store_id,))
             await _write(conn, ((entity, True) for entity in entities))
             async with conn.cursor() as cursor:
                 await cursor.executemany(

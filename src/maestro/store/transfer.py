@@ -1,7 +1,7 @@
 """Moving a whole store from one backend to the other (``maestro data export|import``).
 
 The exchange format is a directory in the JSON store's layout (docs/storage.md):
-``projects/``, ``tasks/<projectId>/``, ``sessions/`` and ``events.jsonl``, written
+``projects/``, ``tasks/<projectId>/``, ``sessions/``, ``events.jsonl`` and ``store.json``, written
 by the JSON store's own code. So an export from either backend gives the same
 bytes for the same content, an export is itself a data directory ``maestro serve
 --data-dir`` can run on, and export → import → export gives back the very files.
@@ -9,7 +9,8 @@ bytes for the same content, an export is itself a data directory ``maestro serve
 What moves: every project, task (with its subtasks and timeline) and session as
 it is, and the retained tail of the event stream (the last ``retained_events``,
 10,000 by default) with its ``seq`` numbers and frames, so ``?since=`` replay and
-the numbering carry on after the move.
+the numbering carry on after the move, and the store id that names that stream
+(an exchange directory without one gets a new id: its stream is not known).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from maestro.domain.models import Project, Session, Task
 from maestro.store.base import E, SessionQuery, Store, TaskQuery
 from maestro.store.eventlog import EventLog
 from maestro.store.files import is_temp_file
+from maestro.store.identity import IDENTITY_FILE, new_store_id, read_identity, write_identity
 from maestro.store.jsonfs import JsonFileStore
 
-LAYOUT = ("projects", "tasks", "sessions", "events.jsonl")
+LAYOUT = ("projects", "tasks", "sessions", "events.jsonl", IDENTITY_FILE)
 
 
 class TransferError(Exception):
@@ -45,6 +47,7 @@ class Snapshot:
     tasks: list[Task]
     sessions: list[Session]
     events: list[StoredEvent]
+    store_id: str
 
     def entities(self) -> Iterator[Project | Task | Session]:
         yield from self.projects
@@ -73,7 +76,7 @@ async def read_store(store: Store) -> Snapshot:
         projects = await tx.list_projects()
         tasks = await tx.find_tasks(TaskQuery())
         sessions = await tx.find_sessions(SessionQuery())
-    return Snapshot(projects, tasks, sessions, store.recent_events())
+    return Snapshot(projects, tasks, sessions, store.recent_events(), store.store_id)
 
 
 async def is_empty(store: Store) -> bool:
@@ -88,7 +91,7 @@ async def replace_store(store: Store, settings: Settings, snapshot: Snapshot) ->
 
         assert isinstance(store, PostgresStore)
         try:
-            await store.restore(snapshot.entities(), snapshot.events)
+            await store.restore(snapshot.entities(), snapshot.events, snapshot.store_id)
         finally:
             await store.close()
         return
@@ -130,6 +133,7 @@ async def write_directory(snapshot: Snapshot, root: Path, retain_events: int) ->
         log.append(snapshot.events)
     finally:
         log.close()
+    write_identity(root, snapshot.store_id)
 
 
 def read_directory(root: Path, retain_events: int) -> Snapshot:
@@ -156,7 +160,7 @@ def read_directory(root: Path, retain_events: int) -> Snapshot:
         log.load()
         log.close()
         events = list(log.tail)
-    return Snapshot(projects, tasks, sessions, events)
+    return Snapshot(projects, tasks, sessions, events, read_identity(root) or new_store_id())
 
 
 def _files(folder: Path) -> list[Path]:

@@ -25,6 +25,7 @@ async def health(request: Request) -> Response:
             store=store.kind,
             counts=await store.counts(),
             latest_seq=request.app.state.hub.last_seq,
+            store_id=store.store_id,
         )
     )
 

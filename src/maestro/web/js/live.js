@@ -1,7 +1,9 @@
 // The WebSocket feed: one connection, reconnect with backoff, replay with
 // ?since=<last seq seen> so nothing is missed while disconnected, and a full
 // reload when the server answers resync_required (or when there is no seq to
-// resume from).
+// resume from). The reconnect also names the store that seq was counted in
+// (?storeId=, learnt from /health): a replaced store that has reached the same
+// seq holds other events, and the server then answers resync_required too.
 
 import { getToken } from "./auth.js";
 
@@ -20,6 +22,7 @@ export class LiveFeed {
     this.onResync = onResync;
     this.onState = onState;
     this.lastSeq = null;
+    this.storeId = null;
     this.socket = null;
     this.attempt = 0;
     this.everConnected = false;
@@ -35,7 +38,10 @@ export class LiveFeed {
     const url = new URL("ws", window.location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.hash = "";
-    if (this.lastSeq !== null) url.searchParams.set("since", String(this.lastSeq));
+    if (this.lastSeq !== null) {
+      url.searchParams.set("since", String(this.lastSeq));
+      if (this.storeId) url.searchParams.set("storeId", this.storeId);
+    }
     const token = getToken();
     if (token) url.searchParams.set("token", token);
     return url.href;
@@ -56,7 +62,10 @@ export class LiveFeed {
       this.pinger = setInterval(() => this.send({ type: "ping" }), PING_EVERY_MS);
       // Replay brings a resumed client up to date; a fresh one loads over REST
       // (events arriving during the load are queued by the model).
-      if (!resuming) this.onResync();
+      if (!resuming) {
+        this.learnStore();
+        this.onResync();
+      }
     });
     socket.addEventListener("message", (event) => {
       if (this.socket === socket) this.receive(event.data);
@@ -79,6 +88,7 @@ export class LiveFeed {
     if (message.type === "pong") return;
     if (message.type === "resync_required") {
       this.lastSeq = message.data?.latestSeq ?? null;
+      this.storeId = message.data?.storeId ?? null;
       this.onResync();
       return;
     }
@@ -87,6 +97,16 @@ export class LiveFeed {
       this.lastSeq = message.seq;
     }
     this.onEvent(message);
+  }
+
+  /** Which store this connection's seqs count in (/health needs no token). */
+  async learnStore() {
+    try {
+      const response = await fetch(new URL("health", window.location.href));
+      if (response.ok) this.storeId = (await response.json()).storeId ?? null;
+    } catch {
+      // Unknown until the next full load; a reconnect then just omits storeId.
+    }
   }
 
   scheduleReconnect() {
