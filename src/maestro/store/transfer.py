@@ -1,10 +1,11 @@
 """Moving a whole store from one backend to the other (``maestro data export|import``).
 
 The exchange format is a directory in the JSON store's layout (docs/storage.md):
-``projects/``, ``tasks/<projectId>/``, ``sessions/``, ``events.jsonl`` and ``store.json``, written
-by the JSON store's own code. So an export from either backend gives the same
-bytes for the same content, an export is itself a data directory ``maestro serve
---data-dir`` can run on, and export → import → export gives back the very files.
+``projects/``, ``tasks/<projectId>/``, ``sessions/``, ``events.jsonl`` and
+``store.json``, written by the JSON store's own code. So an export from either
+backend gives the same bytes for the same content, an export is itself a data
+directory ``maestro serve --data-dir`` can run on, and export → import → export
+gives back the very files.
 
 What moves: every project, task (with its subtasks and timeline) and session as
 it is, and the retained tail of the event stream (the last ``retained_events``,
