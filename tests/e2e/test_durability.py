@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -405,3 +407,49 @@ def test_event_seq_continues_after_restart(server: RunningServer, stop: str) -> 
     after = events_after(server.ws_url, before)
     assert [e["seq"] for e in after] == [before + 1]
     assert after[0]["type"] == "project:created" and after[0]["data"]["name"] == "After"
+
+
+# -- (g) one server per data directory ---------------------------------------------------
+
+
+def test_a_second_server_on_the_same_data_directory_refuses_to_start(
+    server: RunningServer,
+) -> None:
+    """Two servers on one directory would overwrite each other's changes from
+    their own memory and give out the same seq twice."""
+    with httpx.Client(base_url=server.url, timeout=10) as api:
+        project = create(api, "/api/projects", {"name": "Mine"})
+    second = RunningServer(server.data_dir)
+    second.launch()
+    assert second.process is not None
+    assert second.process.wait(30) == 1
+    assert f"another Maestro process is using the data directory {server.data_dir}" in (
+        second.log()
+    )
+    with httpx.Client(base_url=server.url, timeout=10) as api:
+        assert api.get(f"/api/projects/{project['id']}").json() == project
+        create(api, "/api/projects", {"name": "Still served"})
+
+
+def test_the_data_directory_is_free_again_after_a_kill_9(server: RunningServer) -> None:
+    server.kill()
+    server.start()  # the kernel released the dead process's lock
+    assert httpx.get(f"{server.url}/health").json()["status"] == "ok"
+
+
+def test_data_export_refuses_a_data_directory_a_server_is_using(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """Opening the store repairs it (torn event line, quarantine, links): never
+    while a server writes to it."""
+    exported = tmp_path / "exported"
+    command = ["data", "export", str(exported), "--data-dir", str(server.data_dir)]
+    done = subprocess.run(
+        [sys.executable, "-m", "maestro", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "another Maestro process is using the data directory" in done.stderr + done.stdout
+    assert not exported.exists() or not any(exported.iterdir())

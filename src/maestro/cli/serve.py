@@ -48,6 +48,8 @@ def serve(
 
     from maestro.server import create_app
     from maestro.store import describe_store
+    from maestro.store.base import StoreUnavailable
+    from maestro.store.datadir_lock import check_data_dir_free
 
     try:
         settings = Settings.load(host=host, port=port, data_dir=data_dir)
@@ -55,6 +57,12 @@ def serve(
     except ConfigError as error:
         typer.echo(f"maestro serve: {error}", err=True)
         raise typer.Exit(2) from None
+    if not settings.database_url:
+        try:
+            check_data_dir_free(settings.data_dir)
+        except StoreUnavailable as error:
+            typer.echo(f"maestro serve: {error}", err=True)
+            raise typer.Exit(1) from None
     logging.basicConfig(
         level=logging.DEBUG if settings.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -72,6 +72,11 @@ def creation_order(entities: list[E]) -> list[E]:
     return sorted(entities, key=_created)
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot be opened (a database out of reach, a data directory in
+    use by another server); the message says which and why."""
+
+
 class Reader(Protocol):
     """Reads, shared by the store and its transactions."""
 

@@ -7,6 +7,7 @@ Layout under the data directory::
     sessions/<sessionId>.json
     events.jsonl            the retained tail of the event stream
     store.json              the stream's identity (``store.identity``)
+    .lock                   held by the one server using the directory
     .quarantine/            files that did not parse at start-up
 
 Reads are served from memory. Writes go through a transaction that holds the one
@@ -33,6 +34,7 @@ from maestro.domain.ids import is_valid_id
 from maestro.domain.models import Project, Session, Task
 from maestro.store.base import E, EventListener, SessionQuery, TaskQuery, creation_order
 from maestro.store.commit import CommitBatch, GroupCommitter
+from maestro.store.datadir_lock import lock_data_dir
 from maestro.store.eventlog import EventLog
 from maestro.store.files import is_temp_file, write_atomically, write_temp
 from maestro.store.identity import new_store_id, read_identity, write_identity
@@ -228,6 +230,7 @@ class JsonFileStore:
         self._last_seq = 0
         self._committer: GroupCommitter | None = None
         self.store_id = ""  # set by open()
+        self._lock_fd: int | None = None
 
     # -- paths --------------------------------------------------------------
 
@@ -240,6 +243,7 @@ class JsonFileStore:
     # -- life cycle ---------------------------------------------------------
 
     async def open(self) -> None:
+        self._lock_fd = lock_data_dir(self.root)
         for name in ("projects", "tasks", "sessions"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
         for project in self._load_folder(self.root / "projects", Project):
@@ -266,6 +270,9 @@ class JsonFileStore:
         if self._committer is not None:
             await self._committer.close()
         self._events.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the data directory's lock
+            self._lock_fd = None
 
     def _load_folder(
         self, folder: Path, kind: type[E], project_id: str | None = None

@@ -44,7 +44,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from maestro.domain.clock import now_ms
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
 from maestro.domain.models import Project, Session, Task
-from maestro.store.base import E, EventListener, SessionQuery, TaskQuery
+from maestro.store.base import E, EventListener, SessionQuery, StoreUnavailable, TaskQuery
 from maestro.store.migrations import current_schema, migrate
 
 log = logging.getLogger("maestro.store")
@@ -92,10 +92,6 @@ _DECODERS: dict[type[AnyEntity], msgspec.json.Decoder[Any]] = {
     kind: msgspec.json.Decoder(kind) for kind in _TABLE
 }
 _encoder = msgspec.json.Encoder()
-
-
-class StoreUnavailable(RuntimeError):
-    """The database cannot be reached or used; the message says which and why."""
 
 
 def describe_url(url: str) -> str:
