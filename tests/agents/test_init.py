@@ -65,7 +65,8 @@ def test_init_runs_the_agent_and_marks_the_session_completed(
     assert f"agent read # Maestro session {session_id}" in result.stdout
     session = api.get(f"/api/sessions/{session_id}").json()
     assert session["status"] == "completed"
-    assert events(api, session_id) == ["agent_started", "agent_exited"]
+    assert events(api, session_id) == ["agent_started", "agent_exited", "no_reports"]
+    assert "finished without reporting" in result.stderr
     files = tmp_path / "sessions" / session_id
     assert "agent read" in (files / "output.log").read_text()
     assert (files / "brief.md").read_text().startswith(f"# Maestro session {session_id}")
@@ -95,7 +96,68 @@ def test_an_agent_exiting_non_zero_fails_the_session_with_its_exit_code(
     assert result.returncode == 7
     session = api.get(f"/api/sessions/{session_id}").json()
     assert session["status"] == "failed"
-    assert session["events"][-1]["data"] == {"exitCode": 7}
+    assert session["events"][-1]["data"] == {
+        "exitCode": 7,
+        "reason": "the agent exited with code 7",
+    }
+
+
+def test_the_agent_finds_this_maestro_first_on_its_path_without_an_activated_venv(
+    api: httpx.Client, project: dict[str, Any], task: dict[str, Any], tmp_path: Path
+) -> None:
+    session_id = spawn(api, project, task)
+    agent = agent_script(
+        tmp_path,
+        "import shutil\n"
+        "print('maestro-at', shutil.which('maestro'))\n"
+        "r = subprocess.run(['maestro', 'report', 'progress', 'from the agent'])\n"
+        "sys.exit(r.returncode)\n",
+    )
+    env = session_env(api, session_id, tmp_path, agent)
+    env["PATH"] = "/usr/bin:/bin"  # nothing activated: no virtualenv on PATH
+    result = run(["worker", "init"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"maestro-at {Path(sys.executable).parent / 'maestro'}" in result.stdout
+    session = api.get(f"/api/sessions/{session_id}").json()
+    assert session["status"] == "completed"
+    assert "report:progress" in [e["type"] for e in session["events"]]
+    timeline = api.get(f"/api/tasks/{task['id']}").json()["timeline"]
+    assert timeline[-1]["message"] == "from the agent"
+
+
+def test_the_brief_reaches_the_agent_on_stdin_even_when_huge(
+    api: httpx.Client, project: dict[str, Any], tmp_path: Path
+) -> None:
+    description = "".join(f"line {i} of a long task description\n" for i in range(4000))
+    assert len(description) > 140_000
+    created = api.post(
+        "/api/tasks",
+        json={"projectId": project["id"], "title": "Huge", "description": description},
+    ).json()
+    session_id = spawn(api, project, created, agent="claude")
+    fake_claude = tmp_path / "bin" / "claude"
+    fake_claude.parent.mkdir()
+    # Stands in for Claude Code's stream-json output (the real CLI is driven in
+    # tests/realagents); here only what init passes matters.
+    fake_claude.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "brief = sys.stdin.read()\n"
+        "print(json.dumps({'type': 'result', 'subtype': 'success', 'is_error': False,\n"
+        "    'result': f'{len(brief)} {max(map(len, sys.argv))}',\n"
+        "    'session_id': 'c1', 'num_turns': 1, 'usage': {}}))\n"
+    )
+    fake_claude.chmod(0o755)
+    env = session_env(api, session_id, tmp_path, "unused")
+    env["PATH"] = f"{fake_claude.parent}:{env['PATH']}"
+    result = run(["worker", "init"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    session = api.get(f"/api/sessions/{session_id}").json()
+    answer = next(e for e in session["events"] if e["type"] == "agent_result")["data"]["text"]
+    read, longest_arg = (int(number) for number in answer.split())
+    assert read > 140_000
+    assert longest_arg < 4096
+    assert session["agentSessionId"] == "c1"
 
 
 def test_init_with_a_bad_environment_explains_and_marks_the_session_failed(
@@ -208,8 +270,8 @@ def test_whoami_outside_a_session_says_so(shared_server: RunningServer) -> None:
 @pytest.mark.parametrize(
     ("hook", "stdin", "status", "event"),
     [
-        ("session-start", {"source": "startup"}, "running", "agent_session_start"),
-        ("session-end", {"reason": "exit"}, "completed", "agent_session_end"),
+        ("session-start", {"source": "startup"}, "spawning", "agent_session_start"),
+        ("session-end", {"reason": "exit"}, "spawning", "agent_session_end"),
         ("file-modified", {"tool_name": "Edit", "tool_input": {"file_path": "/src/a.py"}},
          "spawning", "file_modified"),
     ],
@@ -233,6 +295,22 @@ def test_plugin_hooks_report_to_the_session(
     assert session["events"][-1]["type"] == event
     if hook == "file-modified":
         assert session["events"][-1]["data"] == {"path": "/src/a.py", "tool": "Edit"}
+
+
+def test_the_session_start_hook_records_claudes_session_id(
+    api: httpx.Client, project: dict[str, Any], task: dict[str, Any], tmp_path: Path
+) -> None:
+    session_id = spawn(api, project, task)
+    env = session_env(api, session_id, tmp_path, "unused")
+    payload = {"source": "startup", "session_id": "c-123", "transcript_path": "/t/c-123.jsonl"}
+    assert run(["hook", "session-start"], env, input=json.dumps(payload)).returncode == 0
+    session = api.get(f"/api/sessions/{session_id}").json()
+    assert session["agentSessionId"] == "c-123"
+    assert session["events"][-1]["data"] == {
+        "source": "startup",
+        "agentSessionId": "c-123",
+        "transcriptPath": "/t/c-123.jsonl",
+    }
 
 
 def test_a_hook_never_fails_the_agent_even_when_the_server_is_down(tmp_path: Path) -> None:

@@ -332,13 +332,59 @@ def test_the_terminal_gets_the_session_env_plus_the_runners_own_settings() -> No
         "MAESTRO_RETRIES": "",
     }
 
-    assert spawn.terminal_env(runner) == {
+    assert spawn.terminal_env(runner, "http://127.0.0.1:3000") == {
         "MAESTRO_TOKEN": "secret",
         "MAESTRO_AGENT_COMMAND": "agent {prompt_file}",
         "MAESTRO_HOME": "/session",
         "PATH": "/bin",
         "MAESTRO_SESSION_ID": "sess_1_abc",
+        "MAESTRO_SERVER_URL": "http://127.0.0.1:3000",
     }
+
+
+def test_the_agents_credentials_and_settings_reach_the_terminal() -> None:
+    spawn = Spawn.from_event(SPAWN_REQUEST)
+    runner = {
+        "ANTHROPIC_API_KEY": "sk-ant",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:9999",
+        "CLAUDE_CODE_USE_BEDROCK": "1",
+        "AWS_PROFILE": "work",
+        "GOOGLE_APPLICATION_CREDENTIALS": "/creds.json",
+        "OPENAI_API_KEY": "sk-oa",
+        "CODEX_HOME": "/codex",
+        "MAESTRO_CLAUDE_PERMISSION_MODE": "default",
+        "IS_SANDBOX": "1",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "no_proxy": "localhost",
+        "LC_CTYPE": "C.UTF-8",
+    }
+    env = spawn.terminal_env(runner, "http://127.0.0.1:3000")
+    assert {k: env[k] for k in runner} == runner
+
+
+def test_server_only_settings_and_unrelated_variables_stay_out() -> None:
+    spawn = Spawn.from_event(SPAWN_REQUEST)
+    runner = {
+        "MAESTRO_DATABASE_URL": "postgresql://u:password@db/maestro",
+        "MAESTRO_CORS_ORIGINS": "https://x",
+        "DATA_DIR": "/data",
+        "PORT": "3000",
+        "GITHUB_TOKEN": "ghp_x",
+        "PS1": "$ ",
+    }
+    env = spawn.terminal_env(runner, "http://127.0.0.1:3000")
+    assert not set(runner) & set(env)
+
+
+def test_the_token_only_goes_with_the_server_the_runner_talks_to() -> None:
+    """The spawn names a server URL; the runner's token belongs to the server the
+    runner reached, so the terminal talks to that one."""
+    spawn = Spawn.from_event(
+        {**SPAWN_REQUEST, "env": {"MAESTRO_SERVER_URL": "https://elsewhere.example"}}
+    )
+    env = spawn.terminal_env({"MAESTRO_TOKEN": "secret"}, "http://127.0.0.1:3000")
+    assert env["MAESTRO_SERVER_URL"] == "http://127.0.0.1:3000"
+    assert env["MAESTRO_TOKEN"] == "secret"
 
 
 def test_the_websocket_url_asks_for_replay_after_the_last_seq() -> None:

@@ -1,20 +1,30 @@
-"""Agent adapters: turn (brief, skills, model, cwd, env) into the command line of
-one coding agent. Pure functions of their input, so they are tested as data.
+"""Agent adapters: turn (brief, skills, model, cwd, env, permission policy) into
+the command line of one coding agent. Pure functions of their input, so they are
+tested as data; the files an adapter needs (a settings file) are returned with
+the command for ``worker init`` to write.
 
-- ``claude``: Claude Code in headless print mode (``-p``), with the session's
-  skills and Maestro's hooks handed over as a plugin folder (``--plugin-dir``),
-  and permission to run ``maestro`` commands so it can report unattended.
-- ``codex``: Codex CLI (``codex exec``), skills inlined in the brief.
+The brief always goes to the agent on standard input, never as an argument:
+Linux caps one argument at 128 KiB, and a long task description is not rare.
+
+- ``claude``: Claude Code in headless print mode (``-p``) with
+  ``--output-format stream-json --verbose`` (read live by
+  ``transcript.ClaudeStream``), the project's permission policy as a settings
+  file, and the session's skills and Maestro's hooks as a plugin folder.
+- ``codex``: Codex CLI (``codex exec --json``) in its workspace-write sandbox,
+  with loopback open so ``maestro report`` reaches the server, no login shell
+  (it would reset ``PATH``), and no git repository required.
 - ``custom``: any program, from the ``MAESTRO_AGENT_COMMAND`` template.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from maestro.agents.permissions import BYPASS, Policy, running_as_root
 from maestro.agents.skills import Skill
 from maestro.cli.client import CliError
 
@@ -32,6 +42,13 @@ class LaunchRequest:
     skills: tuple[Skill, ...] = ()
     plugin_dir: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    policy: Policy = field(default_factory=Policy)
+    running_as_root: bool = field(default_factory=running_as_root)
+
+    @property
+    def files_dir(self) -> Path:
+        """The session's own folder (where the brief is)."""
+        return self.brief_path.parent
 
 
 @dataclass(frozen=True)
@@ -39,29 +56,59 @@ class AgentCommand:
     argv: list[str]
     cwd: str
     env: dict[str, str]
+    stdin: Path | None = None
+    """A file to give the agent as standard input (the brief), else the terminal."""
+    output_format: str = "text"
+    """How to read its standard output: ``claude-stream-json``, ``codex-json`` or
+    ``text`` (shown as it is)."""
+    files: dict[Path, str] = field(default_factory=dict)
+    """Files to write before starting it."""
 
 
 def claude(request: LaunchRequest) -> AgentCommand:
-    """Claude Code. ``MAESTRO_CLAUDE_PERMISSION_MODE`` (default ``acceptEdits``)
-    sets how much it may do without asking; ``maestro`` commands are always allowed."""
-    argv = ["claude", "-p"]
+    """Claude Code, headless, with the project's permission policy."""
+    policy = request.policy
+    policy.check_bypass(request.env, request.running_as_root)
+    settings = request.files_dir / "claude-settings.json"
+    argv = ["claude", "-p", "--output-format", "stream-json", "--verbose"]
     if request.model:
         argv += ["--model", request.model]
-    mode = request.env.get("MAESTRO_CLAUDE_PERMISSION_MODE", "acceptEdits")
-    argv += ["--permission-mode", mode, "--allowedTools", "Bash(maestro:*)"]
+    argv += ["--permission-mode", policy.mode, "--settings", str(settings)]
     if request.plugin_dir is not None:
         argv += ["--plugin-dir", str(request.plugin_dir)]
-    argv.append(request.brief)
-    return AgentCommand(argv, request.cwd, dict(request.env))
+    return AgentCommand(
+        argv,
+        request.cwd,
+        dict(request.env),
+        stdin=request.brief_path,
+        output_format="claude-stream-json",
+        files={settings: json.dumps(policy.claude_settings(), indent=2)},
+    )
 
 
 def codex(request: LaunchRequest) -> AgentCommand:
-    """Codex CLI, non-interactive, sandboxed to the working directory."""
-    argv = ["codex", "exec", "--full-auto", "--cd", request.cwd]
+    """Codex CLI, non-interactive. The policy's mode picks the sandbox: ``plan`` is
+    read-only, ``bypassPermissions`` drops the sandbox, anything else may write in
+    the working directory (with loopback network for ``maestro report``)."""
+    argv = ["codex", "exec", "--json", "--skip-git-repo-check", "-c", "allow_login_shell=false"]
+    if request.policy.mode == "plan":
+        argv += ["--sandbox", "read-only"]
+    elif request.policy.mode == BYPASS:
+        argv += ["--dangerously-bypass-approvals-and-sandbox"]
+    else:
+        argv += [
+            "--sandbox",
+            "workspace-write",
+            "-c",
+            "sandbox_workspace_write.network_access=true",
+        ]
+    argv += ["--cd", request.cwd]
     if request.model:
         argv += ["--model", request.model]
-    argv.append(request.brief)
-    return AgentCommand(argv, request.cwd, dict(request.env))
+    argv.append("-")  # the brief comes on standard input
+    return AgentCommand(
+        argv, request.cwd, dict(request.env), stdin=request.brief_path, output_format="codex-json"
+    )
 
 
 def custom(request: LaunchRequest) -> AgentCommand:

@@ -8,34 +8,50 @@ terminal the runner opened.
 3. Gather the session's tasks (with their parents and dependencies), resolve
    its skills, build the brief and write it to ``MAESTRO_HOME/sessions/<id>/``.
 4. Mark the session ``running``, start the agent in the project's working
-   directory, tee its output to the terminal and to ``output.log``, and forward
-   SIGINT/SIGTERM to it.
-5. When it exits, mark the session ``completed`` (exit 0) or ``failed`` (with the
-   exit code in an ``agent_exited`` event).
+   directory with the brief on its standard input and the directory of this
+   ``maestro`` first on its ``PATH`` (so ``maestro report`` works without an
+   activated virtualenv), render its output as a readable transcript to the
+   terminal and ``output.log`` (the raw stream in ``stream.jsonl``, the final
+   result in ``result.json``), and forward SIGINT/SIGTERM to it.
+5. When it exits, record the outcome in one PATCH: ``completed`` when the agent
+   exited 0 and its result is not an error, else ``failed``; its usage and its
+   own session id; permission denials; and a session whose agent tried to report
+   but never got through is ``failed`` too (``reports_failed``), since the board
+   would otherwise show a success nobody heard about.
+
+This is the one place that finishes a session: the Claude Code hooks record
+events but never change the status.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
-from maestro.agents.adapters import LaunchRequest, agent_command
+from maestro.agents.adapters import AgentCommand, LaunchRequest, agent_command
 from maestro.agents.context import SessionEnv, current_session_id
+from maestro.agents.permissions import Policy, matching_rule
 from maestro.agents.plugin import write_plugin
 from maestro.agents.prompt import BriefContext, build_brief
 from maestro.agents.skills import Skill, discover
+from maestro.agents.transcript import AgentOutcome, reader_for
 from maestro.cli.client import CliError, MaestroClient
 from maestro.config import maestro_home
+from maestro.domain import session_events as se
+from maestro.domain.models import FINISHED_SESSION_STATUSES as FINISHED
 
-FINISHED = ("completed", "failed")
+DENIAL_INPUT_PREVIEW = 500
+RESULT_TEXT_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,7 @@ class SessionBrief:
     skills: list[Skill]
     missing_skills: list[str]
     brief: str
+    policy: Policy
 
     def as_data(self) -> dict[str, Any]:
         """The structured context ``maestro whoami --json`` prints."""
@@ -92,8 +109,11 @@ def gather(
     available, _ = discover(skills_dir(env))
     skills = [available[name] for name in skill_names if name in available]
     missing = [name for name in skill_names if name not in available]
-    brief = build_brief(BriefContext(session_id, role, project, tasks, related, skills, missing))
-    return SessionBrief(session, project, tasks, skills, missing, brief)
+    policy = Policy.of_project(project, env)
+    brief = build_brief(
+        BriefContext(session_id, role, project, tasks, related, skills, missing, policy)
+    )
+    return SessionBrief(session, project, tasks, skills, missing, brief, policy)
 
 
 def _mark_failed(client: MaestroClient, session_id: str, event: str, data: dict[str, Any]) -> None:
@@ -126,7 +146,7 @@ def run_init(role: str, env: Mapping[str, str], client: MaestroClient | None = N
         session_id = current_session_id(env)
         if session_id is not None:
             with MaestroClient(env.get("MAESTRO_SERVER_URL"), retries=0) as fallback:
-                _mark_failed(fallback, session_id, "init_failed", {"reason": error.message})
+                _mark_failed(fallback, session_id, se.INIT_FAILED, {"reason": error.message})
         raise
     own_client = client is None
     client = client or MaestroClient(context.server_url)
@@ -145,7 +165,12 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
             "to run the task again",
             code="SESSION_FINISHED",
         )
-    world = gather(client, context.session_id, role, list(context.skills), env)
+    try:
+        world = gather(client, context.session_id, role, list(context.skills), env)
+    except CliError as error:
+        if error.code == "INVALID_PERMISSION_MODE":
+            _mark_failed(client, context.session_id, se.INIT_FAILED, {"reason": error.message})
+        raise
     for name in world.missing_skills:
         print(
             f"maestro: warning: skill {name!r} is not installed; continuing without it",
@@ -171,35 +196,150 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
                 plugin_dir=write_plugin(files / "plugin", world.skills)
                 if agent == "claude"
                 else None,
-                env=dict(env),
+                env=agent_env(env, files),
+                policy=world.policy,
             ),
         )
     except CliError as error:
-        _mark_failed(client, context.session_id, "init_failed", {"reason": error.message})
+        _mark_failed(client, context.session_id, se.INIT_FAILED, {"reason": error.message})
         raise
+    for path, text in command.files.items():
+        path.write_text(text, encoding="utf-8")
     started = [
-        {"type": "agent_started", "data": {"agent": agent, "cwd": cwd, "program": command.argv[0]}}
+        {
+            "type": se.AGENT_STARTED,
+            "data": {
+                "agent": agent,
+                "cwd": cwd,
+                "program": command.argv[0],
+                "permissionMode": world.policy.mode,
+            },
+        }
     ]
-    started += [{"type": "skill_missing", "data": {"skill": name}} for name in world.missing_skills]
+    started += [{"type": se.SKILL_MISSING, "data": {"skill": n}} for n in world.missing_skills]
     client.patch(f"/api/sessions/{context.session_id}", {"status": "running", "events": started})
     try:
-        exit_code = _run_agent(command.argv, command.cwd, command.env, files / "output.log")
+        exit_code, outcome = _run_agent(command, files, metadata.get("model"))
     except OSError as error:
         _mark_failed(
             client,
             context.session_id,
-            "agent_exited",
+            se.AGENT_EXITED,
             {"exitCode": None, "reason": f"could not start {command.argv[0]}: {error}"},
         )
         raise CliError(
             f"could not start the agent {command.argv[0]!r}: {error}", code="AGENT_START_FAILED"
         ) from None
-    finish: dict[str, Any] = {
-        "status": "completed" if exit_code == 0 else "failed",
-        "events": [{"type": "agent_exited", "data": {"exitCode": exit_code}}],
-    }
-    client.patch(f"/api/sessions/{context.session_id}", finish)
+    _finish(client, context.session_id, world, exit_code, outcome)
     return exit_code
+
+
+def maestro_bin_dir(files: Path) -> Path:
+    """A directory holding the ``maestro`` of this very installation.
+
+    It is the interpreter's own ``bin`` (a virtualenv's, say) when the
+    ``maestro`` script is there; otherwise a one-line shim in the session's
+    folder that runs this interpreter's ``-m maestro``.
+    """
+    here = Path(sys.executable).parent
+    if (here / "maestro").is_file() and os.access(here / "maestro", os.X_OK):
+        return here
+    shim_dir = files / "bin"
+    shim_dir.mkdir(exist_ok=True)
+    shim = shim_dir / "maestro"
+    shim.write_text(f'#!/bin/sh\nexec {_sh_quote(sys.executable)} -m maestro "$@"\n')
+    shim.chmod(0o755)
+    return shim_dir
+
+
+def _sh_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def agent_env(env: Mapping[str, str], files: Path) -> dict[str, str]:
+    """The agent's environment: the terminal's, with this ``maestro`` first on PATH."""
+    agent = dict(env)
+    path = [str(maestro_bin_dir(files)), *filter(None, env.get("PATH", os.defpath).split(":"))]
+    agent["PATH"] = ":".join(dict.fromkeys(path))
+    return agent
+
+
+def _finish(
+    client: MaestroClient,
+    session_id: str,
+    world: SessionBrief,
+    exit_code: int,
+    outcome: AgentOutcome,
+) -> None:
+    """Record how the agent ended, in one PATCH (status, events, usage)."""
+    failed = exit_code != 0 or outcome.is_error
+    exited: dict[str, Any] = {"exitCode": exit_code}
+    if failed:
+        exited["reason"] = outcome.error or f"the agent exited with code {exit_code}"
+    events: list[dict[str, Any]] = [{"type": se.AGENT_EXITED, "data": exited}]
+    if outcome.result is not None or outcome.final_text is not None:
+        text = (outcome.final_text or "")[:RESULT_TEXT_LIMIT]
+        turns = (outcome.usage or {}).get("turns")
+        events.append(
+            {
+                "type": se.AGENT_RESULT,
+                "data": {"isError": outcome.is_error, "text": text, "turns": turns},
+            }
+        )
+    policy = f"project {world.project['id']} permission policy (mode {world.policy.mode})"
+    for denial in outcome.permission_denials:
+        tool = str(denial.get("tool_name", ""))
+        tool_input = denial.get("tool_input")
+        events.append(
+            {
+                "type": se.PERMISSION_DENIED,
+                "data": {
+                    "tool": tool,
+                    "input": json.dumps(tool_input, ensure_ascii=False)[:DENIAL_INPUT_PREVIEW],
+                    "rule": matching_rule(world.policy.deny, tool, tool_input),
+                    "policy": policy,
+                },
+            }
+        )
+    if not failed:
+        landed = _reports_landed(client, session_id)
+        if outcome.report_calls and landed == 0:
+            failed = True
+            reason = (
+                f"the agent ran `maestro report` {outcome.report_calls} time(s) and none "
+                "reached Maestro, so its tasks were never updated"
+            )
+            events.append(
+                {
+                    "type": se.REPORTS_FAILED,
+                    "data": {"attempts": outcome.report_calls, "reason": reason},
+                }
+            )
+            print(f"maestro: warning: {reason}; the session is marked failed", file=sys.stderr)
+        elif landed == 0:
+            events.append(
+                {"type": se.NO_REPORTS, "data": {"reason": "the agent never ran `maestro report`"}}
+            )
+            print(
+                "maestro: warning: the agent finished without reporting on its tasks",
+                file=sys.stderr,
+            )
+    body: dict[str, Any] = {"status": "failed" if failed else "completed", "events": events}
+    if outcome.usage is not None:
+        body["usage"] = outcome.usage
+    if outcome.agent_session_id:
+        body["agentSessionId"] = outcome.agent_session_id
+    client.patch(f"/api/sessions/{session_id}", body)
+
+
+def _reports_landed(client: MaestroClient, session_id: str) -> int:
+    """How many ``maestro report`` calls the server recorded on the session;
+    ``-1`` when it cannot be read (then nothing is concluded from it)."""
+    try:
+        session = client.get(f"/api/sessions/{session_id}")
+    except CliError:
+        return -1
+    return sum(str(e.get("type", "")).startswith(se.REPORT_PREFIX) for e in session["events"])
 
 
 def working_dir(project: dict[str, Any]) -> str:
@@ -212,38 +352,77 @@ def working_dir(project: dict[str, Any]) -> str:
     return os.getcwd()
 
 
-def _copy_to_terminal(chunk: bytes, terminal: list[bool]) -> None:
-    """Echo agent output; a terminal that went away (window closed) must not stop
-    the agent or the log, so after the first failure only the log is written."""
-    if not terminal[0]:
-        return
-    try:
-        sys.stdout.buffer.write(chunk)
-        sys.stdout.buffer.flush()
-    except OSError:
-        terminal[0] = False
+class _Output:
+    """The agent's transcript, to the terminal and ``output.log``. A terminal that
+    went away (window closed) must not stop the agent or the log, so after the
+    first failure only the log is written. Two streams write here (stdout's
+    transcript and stderr), hence the lock."""
+
+    def __init__(self, log: IO[bytes]) -> None:
+        self.log = log
+        self.terminal_open = True
+        self.lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self.lock:
+            if self.terminal_open:
+                try:
+                    sys.stdout.buffer.write(data)
+                    sys.stdout.buffer.flush()
+                except OSError:
+                    self.terminal_open = False
+            self.log.write(data)
+            self.log.flush()
 
 
-def _run_agent(argv: list[str], cwd: str, env: Mapping[str, str], log_path: Path) -> int:
-    """Start the agent, tee its output, forward signals, return its exit code."""
-    process = subprocess.Popen(
-        argv, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+def _run_agent(command: AgentCommand, files: Path, model: str | None) -> tuple[int, AgentOutcome]:
+    """Start the agent, show and log its output, forward signals; return its exit
+    code and what its output said."""
+    reader = reader_for(command.output_format, model)
+    structured = command.output_format != "text"
+    with contextlib.ExitStack() as stack:
+        stdin = stack.enter_context(command.stdin.open("rb")) if command.stdin else None
+        process = subprocess.Popen(
+            command.argv,
+            cwd=command.cwd,
+            env=command.env,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if structured else subprocess.STDOUT,
+        )
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        process.send_signal(signum)
+        def forward(signum: int, _frame: FrameType | None) -> None:
+            process.send_signal(signum)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        assert process.stdout is not None
-        output = process.stdout.fileno()
-        terminal = [True]
-        with log_path.open("ab") as log:
-            while chunk := os.read(output, 65536):
-                _copy_to_terminal(chunk, terminal)
-                log.write(chunk)
-                log.flush()
-        return process.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            assert process.stdout is not None
+            output = _Output(stack.enter_context((files / "output.log").open("ab")))
+            if not structured:
+                _copy_raw(process.stdout, output)
+                return process.wait(), reader.outcome
+            assert process.stderr is not None
+            errors = threading.Thread(target=_copy_raw, args=(process.stderr, output), daemon=True)
+            errors.start()
+            raw = stack.enter_context((files / "stream.jsonl").open("ab"))
+            for line in process.stdout:
+                raw.write(line)
+                raw.flush()
+                shown = reader.feed(line.decode("utf-8", "replace").rstrip("\r\n"))
+                if shown:
+                    output.write(("\n".join(shown) + "\n").encode())
+            exit_code = process.wait()
+            errors.join(timeout=5)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    if reader.outcome.result is not None:
+        (files / "result.json").write_text(json.dumps(reader.outcome.result, indent=2))
+    return exit_code, reader.outcome
+
+
+def _copy_raw(source: IO[bytes], output: _Output) -> None:
+    """Copy a stream as it comes (partial lines too: an agent may prompt)."""
+    fd = source.fileno()
+    while chunk := os.read(fd, 65536):
+        output.write(chunk)

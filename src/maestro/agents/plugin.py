@@ -1,9 +1,13 @@
 """The Claude Code plugin folder Maestro hands to each Claude session.
 
 It carries the session's skills (``skills/<name>/SKILL.md``, as Claude Code
-loads them) and hooks that report back without the agent doing anything:
-session start marks the session ``running``, session end ``completed``, and every
-Write/Edit is recorded as a ``file_modified`` session event.
+loads them) and hooks that report back without the agent doing anything: the
+start and end of the Claude session become session events (the start also
+records Claude's own session id), and every Write/Edit/NotebookEdit is recorded
+as a ``file_modified`` session event. Hooks never change the session's status:
+``worker init`` owns it, deciding from the agent's exit and its final result.
+
+``claude plugin validate --strict`` accepts the folder (a test checks it).
 """
 
 from __future__ import annotations
@@ -24,17 +28,35 @@ def hook_command(event: str) -> str:
     return f"{shlex.quote(sys.executable)} -m maestro hook {event}"
 
 
+HOOK_TIMEOUT_SECONDS = 30
+"""A hook is one short HTTP call; if the server is away, the agent goes on."""
+
+FILE_TOOLS = "Write|Edit|NotebookEdit"
+
+
 def hooks_config() -> dict[str, object]:
     def run(event: str) -> list[dict[str, object]]:
-        return [{"type": "command", "command": hook_command(event)}]
+        return [
+            {"type": "command", "command": hook_command(event), "timeout": HOOK_TIMEOUT_SECONDS}
+        ]
 
     return {
         "hooks": {
             "SessionStart": [{"hooks": run("session-start")}],
             "SessionEnd": [{"hooks": run("session-end")}],
-            "PostToolUse": [{"matcher": "Write|Edit|MultiEdit", "hooks": run("file-modified")}],
+            "PostToolUse": [{"matcher": FILE_TOOLS, "hooks": run("file-modified")}],
         }
     }
+
+
+README = """# Maestro session plugin
+
+Made by `maestro worker init` for one Maestro session and passed to Claude Code
+with `--plugin-dir`. It carries the skills the session was spawned with, and
+hooks that tell the Maestro server when the Claude session starts and ends and
+which files the agent writes or edits, so the board shows them live. It is
+rewritten for every session; edit the skills in Maestro, not here.
+"""
 
 
 def write_plugin(folder: Path, skills: Iterable[Skill]) -> Path:
@@ -46,8 +68,11 @@ def write_plugin(folder: Path, skills: Iterable[Skill]) -> Path:
         "name": "maestro",
         "version": __version__,
         "description": "Maestro session skills and progress hooks",
+        "author": {"name": "Maestro"},
+        "license": "MIT",
     }
     (folder / ".claude-plugin" / "plugin.json").write_text(json.dumps(manifest, indent=2))
+    (folder / "README.md").write_text(README)
     (folder / "hooks").mkdir()
     (folder / "hooks" / "hooks.json").write_text(json.dumps(hooks_config(), indent=2))
     for skill in skills:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from maestro.agents.permissions import Policy, brief_section
 from maestro.agents.skills import Skill
 
 RECENT_TIMELINE = 10
@@ -41,6 +42,7 @@ class BriefContext:
     related: dict[str, dict[str, Any]] = field(default_factory=dict)  # parents, dependencies
     skills: list[Skill] = field(default_factory=list)
     missing_skills: list[str] = field(default_factory=list)
+    policy: Policy | None = None
 
 
 def _utc(ms: int) -> str:
@@ -104,6 +106,8 @@ def build_brief(context: BriefContext) -> str:
         parts += ["", _task_section(index, task, context.related)]
     if context.project.get("description"):
         parts += ["", "## About the project", "", context.project["description"].strip()]
+    if context.policy is not None:
+        parts += ["", *brief_section(context.policy)]
     parts += ["", "## Skills"]
     if not context.skills:
         parts += ["", "No skills were given to this session."]

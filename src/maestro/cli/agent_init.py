@@ -14,6 +14,7 @@ from maestro.agents.context import SessionEnv, current_session_id
 from maestro.agents.launch import gather, run_init
 from maestro.cli.client import CliError, MaestroClient
 from maestro.cli.output import JsonFlag, ServerOption, command
+from maestro.domain import session_events as se
 
 worker = typer.Typer(help="Run inside a worker session's terminal.", no_args_is_help=True)
 orchestrator = typer.Typer(
@@ -63,27 +64,50 @@ def whoami(json: JsonFlag = False, server: ServerOption = None) -> None:
         cmd.done(world.as_data(), lambda _: print_raw(world.brief))
 
 
+def _session_start(data: dict[str, Any]) -> dict[str, Any]:
+    """Claude's own session id and transcript link the Maestro session to its trace."""
+    body: dict[str, Any] = {
+        "events": [
+            {
+                "type": se.AGENT_SESSION_START,
+                "data": {
+                    "source": data.get("source"),
+                    "agentSessionId": data.get("session_id"),
+                    "transcriptPath": data.get("transcript_path"),
+                },
+            }
+        ]
+    }
+    if isinstance(data.get("session_id"), str) and data["session_id"]:
+        body["agentSessionId"] = data["session_id"]
+    return body
+
+
+# The hooks record what happened; they never change the session's status, which
+# `worker init` decides from the agent's exit and result (a SessionEnd hook runs
+# before the exit code is known).
 _HOOKS: dict[str, Any] = {
-    "session-start": lambda data: {
-        "status": "running",
-        "events": [{"type": "agent_session_start", "data": {"source": data.get("source")}}],
-    },
+    "session-start": _session_start,
     "session-end": lambda data: {
-        "status": "completed",
-        "events": [{"type": "agent_session_end", "data": {"reason": data.get("reason")}}],
+        "events": [{"type": se.AGENT_SESSION_END, "data": {"reason": data.get("reason")}}],
     },
     "file-modified": lambda data: {
         "events": [
             {
-                "type": "file_modified",
+                "type": se.FILE_MODIFIED,
                 "data": {
-                    "path": (data.get("tool_input") or {}).get("file_path"),
+                    "path": (data.get("tool_input") or {}).get("file_path")
+                    or (data.get("tool_input") or {}).get("notebook_path"),
                     "tool": data.get("tool_name"),
                 },
             }
         ],
     },
 }
+
+
+HOOK_HTTP_TIMEOUT = 10.0
+"""Below the hook's own timeout in the plugin (30 s), retries included."""
 
 
 def hook(
@@ -104,7 +128,7 @@ def hook(
     if not isinstance(data, dict):
         data = {}
     try:
-        with MaestroClient() as client:
+        with MaestroClient(timeout=HOOK_HTTP_TIMEOUT) as client:
             client.patch(f"/api/sessions/{session_id}", _HOOKS[event](data))
     except CliError as error:
         print(f"maestro hook {event}: {error.message}", file=sys.stderr)

@@ -32,8 +32,18 @@ ServerOption = Annotated[
 # from Click's usage errors (which also exit 2).
 failed_on_purpose = False
 
-console = Console()
-errors = Console(stderr=True)
+UNWRAPPED_WIDTH = 4096
+"""Rich wraps at 80 columns when output is not a terminal; agents and scripts read
+that output, and a command or an id cut in two is no use to them."""
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else UNWRAPPED_WIDTH)
+
+
+console = _console()
+errors = _console(stderr=True)
 
 
 class Command:

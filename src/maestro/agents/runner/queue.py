@@ -140,7 +140,8 @@ class SpawnQueue:
             self._fail(spawn.session_id, f"working directory {cwd} is not a directory")
             return
         try:
-            terminal = self.launcher.open(spawn, command, spawn.terminal_env(self.runner_env), cwd)
+            env = spawn.terminal_env(self.runner_env, self.client.url)
+            terminal = self.launcher.open(spawn, command, env, cwd)
         except Exception as error:
             self._fail(spawn.session_id, f"could not open a {self.launcher.kind} terminal: {error}")
             return

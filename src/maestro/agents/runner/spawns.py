@@ -8,26 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from maestro.agents.environment import terminal_env
 from maestro.domain.ids import is_valid_id
 
 ROLES = ("worker", "orchestrator")
-
-PASS_THROUGH = (
-    "MAESTRO_TOKEN",
-    "MAESTRO_AGENT_COMMAND",
-    "MAESTRO_HOME",
-    "MAESTRO_SKILLS_DIR",
-    "MAESTRO_RETRIES",
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "SHELL",
-    "LANG",
-    "LC_ALL",
-)
-"""The runner's own variables a terminal inherits (when set), on top of the
-session's ``MAESTRO_*`` env. The session's values win."""
 
 
 class BadSpawn(ValueError):
@@ -93,7 +77,6 @@ class Spawn:
         runner happens to have been started."""
         return Path.home() / Path(self.cwd).expanduser()
 
-    def terminal_env(self, runner_env: Mapping[str, str]) -> dict[str, str]:
-        env = {k: runner_env[k] for k in PASS_THROUGH if runner_env.get(k)}
-        env.update(self.env)
-        return env
+    def terminal_env(self, runner_env: Mapping[str, str], server_url: str) -> dict[str, str]:
+        """What the terminal runs with (``maestro.agents.environment``)."""
+        return terminal_env(runner_env, self.env, server_url)
