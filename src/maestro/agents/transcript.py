@@ -24,7 +24,9 @@ from typing import Any, Protocol
 RESULT_PREVIEW = 160
 TOOL_PREVIEW = 200
 
-_REPORT_CALL = re.compile(r"(?:^|[;&|(]\s*|\s)maestro\s+report\b")
+# At the start of a command, after a shell separator or an opening quote
+# (Codex runs ``/bin/bash -c '...'``), or after a space.
+_REPORT_CALL = re.compile(r"(?:^|[;&|('\"]\s*|\s)maestro\s+report\b")
 
 
 @dataclass
@@ -218,7 +220,12 @@ class CodexStream:
         self.outcome = AgentOutcome()
         self._model = model
         self._turns = 0
-        self._totals = {"inputTokens": 0, "outputTokens": 0, "cacheReadTokens": 0}
+        self._totals = {
+            "inputTokens": 0,
+            "outputTokens": 0,
+            "cacheReadTokens": 0,
+            "cacheWriteTokens": 0,
+        }
 
     def feed(self, line: str) -> list[str]:
         event = _parse(line)
@@ -276,9 +283,9 @@ class CodexStream:
         self._totals["inputTokens"] += _count(usage.get("input_tokens"))
         self._totals["outputTokens"] += _count(usage.get("output_tokens"))
         self._totals["cacheReadTokens"] += _count(usage.get("cached_input_tokens"))
+        self._totals["cacheWriteTokens"] += _count(usage.get("cache_write_input_tokens"))
         self.outcome.usage = {
             **self._totals,
-            "cacheWriteTokens": 0,
             "costUsd": 0.0,  # Codex reports tokens, not a price
             "turns": self._turns,
             "durationMs": 0,

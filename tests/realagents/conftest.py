@@ -1,0 +1,86 @@
+"""Fixtures for tests that run the real agent CLIs against fake model servers.
+
+The CLIs are found on ``PATH`` or where ``.ci/install-agent-clis`` puts them
+(``$MAESTRO_AGENT_CLIS_DIR``, default ``~/.cache/maestro/agent-clis``, then
+``node_modules/.bin``). Without them the tests are skipped with the reason,
+unless ``MAESTRO_REQUIRE_AGENT_CLIS=1`` (CI sets it): then they fail.
+
+Every test gets its own ``HOME`` (``agent_home``), so the developer's
+``~/.claude*`` and ``~/.codex`` are never read or written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.realagents.fake_anthropic import FakeAnthropic
+from tests.realagents.fake_openai import FakeOpenAI
+
+DEFAULT_AGENT_CLIS_DIR = Path("~/.cache/maestro/agent-clis")
+
+
+def find_agent_cli(name: str) -> Path | None:
+    """``name`` on ``PATH``, else in the agent CLIs' install prefix; None if neither."""
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    prefix = Path(os.environ.get("MAESTRO_AGENT_CLIS_DIR") or DEFAULT_AGENT_CLIS_DIR)
+    installed = prefix.expanduser() / "node_modules" / ".bin" / name
+    return installed if os.access(installed, os.X_OK) else None
+
+
+def _agent_cli(name: str) -> Path:
+    path = find_agent_cli(name)
+    if path is None:
+        reason = f"`{name}` not found on PATH nor installed by .ci/install-agent-clis"
+        if os.environ.get("MAESTRO_REQUIRE_AGENT_CLIS") == "1":
+            pytest.fail(f"{reason} (MAESTRO_REQUIRE_AGENT_CLIS=1)")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def claude_bin() -> Path:
+    """The Claude Code CLI."""
+    return _agent_cli("claude")
+
+
+@pytest.fixture(scope="session")
+def codex_bin() -> Path:
+    """The Codex CLI."""
+    return _agent_cli("codex")
+
+
+@pytest.fixture
+def agent_home(tmp_path: Path) -> Path:
+    """An empty ``HOME`` for one test's agent CLI runs."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """An empty working directory (``cwd``) for the agent."""
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    """A started fake Messages API with an empty script (``fake_anthropic.add(...)``)."""
+    with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A started fake Responses API with an empty script (``fake_openai.add(...)``)."""
+    with FakeOpenAI() as fake:
+        yield fake

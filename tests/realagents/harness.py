@@ -1,0 +1,142 @@
+"""Maestro around a real agent CLI, set up the way the README tells a user to:
+``maestro serve``, then ``.venv/bin/maestro runner`` started by its path with
+nothing activated (the virtualenv's ``bin`` is not on ``PATH``), the agent CLI
+on ``PATH``, and the agent's credentials in the runner's environment only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import RunningServer
+
+MAESTRO = Path(sys.executable).parent / "maestro"
+"""The installed ``maestro`` script, as the README runs it (``.venv/bin/maestro``)."""
+
+SESSION_SECONDS = 120.0
+"""A real agent run against a fake model takes seconds; a loaded CI machine more."""
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def bare_path(*extra: Path) -> str:
+    """A ``PATH`` with the system's programs and ``extra`` folders only."""
+    return ":".join([*(str(p) for p in extra), "/usr/local/bin", "/usr/bin", "/bin"])
+
+
+@dataclass
+class Runner:
+    """``maestro runner`` (``--pty`` or ``--tmux``) following one server."""
+
+    server: RunningServer
+    launcher: str
+    home: Path
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    tmux_dir: str | None = field(default=None)
+
+    def start(self) -> Runner:
+        env = dict(self.env)
+        env["MAESTRO_HOME"] = str(self.home)
+        if self.launcher == "tmux":
+            # A private tmux server (short path: tmux sockets have a length limit).
+            self.tmux_dir = tempfile.mkdtemp(prefix="mtmux")
+            env["TMUX_TMPDIR"] = self.tmux_dir
+            env.pop("TMUX", None)
+        command = [str(MAESTRO), "runner", f"--{self.launcher}", "--server", self.server.url]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: f"connected to {self.server.url}" in self.log(), 30, "the runner")
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.tmux_dir is not None:
+            subprocess.run(
+                ["tmux", "kill-server"],
+                env={**os.environ, "TMUX_TMPDIR": self.tmux_dir},
+                capture_output=True,
+                check=False,
+            )
+            shutil.rmtree(self.tmux_dir, ignore_errors=True)
+
+
+@contextmanager
+def running(runner: Runner) -> Iterator[Runner]:
+    runner.start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def wait_for_session(http: httpx.Client, session_id: str, runner: Runner) -> dict[str, Any]:
+    """The session once it finished; on a time-out, the runner's log says why."""
+
+    def finished() -> bool:
+        return ok(http.get(f"/api/sessions/{session_id}"))["status"] in ("completed", "failed")
+
+    try:
+        wait_until(finished, SESSION_SECONDS, f"session {session_id} to finish")
+    except AssertionError:
+        raise AssertionError(f"{session_id} did not finish; runner log:\n{runner.log()}") from None
+    session: dict[str, Any] = ok(http.get(f"/api/sessions/{session_id}"))
+    return session
+
+
+def session_files(home: Path, session_id: str) -> Path:
+    return home / "sessions" / session_id
+
+
+def event_types(session: dict[str, Any]) -> list[str]:
+    return [e["type"] for e in session["events"]]
+
+
+def events_of(session: dict[str, Any], kind: str) -> list[Any]:
+    return [e["data"] for e in session["events"] if e["type"] == kind]
+
+
+def maestro_cli(
+    server: RunningServer, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``maestro`` by its path, as a user would, against ``server``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MAESTRO_")}
+    base.update(env or {})
+    base["MAESTRO_SERVER_URL"] = server.url
+    return subprocess.run(
+        [str(MAESTRO), *args], env=base, capture_output=True, text=True, timeout=120, check=False
+    )
