@@ -22,6 +22,8 @@ SESSION_FIELDS = {
     "completedAt",
     "hostname",
     "platform",
+    "usage",  # SPEC section 12: what the agent used, null until it reports
+    "agentSessionId",
 }
 
 

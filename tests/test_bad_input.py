@@ -215,6 +215,7 @@ def assert_refused(
 BODY_ENDPOINTS: dict[str, dict[str, Any]] = {
     "POST /api/projects": {"name": "n"},
     "PUT /api/projects/<P>": {"name": "n"},
+    "PATCH /api/projects/<P>": {"name": "n"},
     "POST /api/tasks": {"projectId": "<P>", "title": "t"},
     "PATCH /api/tasks/<T>": {"title": "t"},
     "POST /api/tasks/<T>/timeline": {"message": "m"},
@@ -235,12 +236,15 @@ WRITE_ENDPOINTS: dict[str, dict[str, Any] | None] = {
 PATH_ENDPOINTS = [
     "GET /api/projects/<P>",
     "PUT /api/projects/<P>",
+    "PATCH /api/projects/<P>",
     "DELETE /api/projects/<P>",
+    "GET /api/projects/<P>/usage",
     "GET /api/tasks/<T>",
     "PATCH /api/tasks/<T>",
     "DELETE /api/tasks/<T>",
     "POST /api/tasks/<T>/timeline",
     "GET /api/tasks/<T>/children",
+    "GET /api/tasks/<T>/usage",
     "GET /api/tasks/<T>/subtasks",
     "POST /api/tasks/<T>/subtasks",
     "PATCH /api/tasks/<T>/subtasks/<ST>",
@@ -358,8 +362,8 @@ SPAWN_TASKS = ((400, "invalid_task_ids"),)
 
 # (endpoint, body with BAD where the id goes, the errors it may give)
 BODY_ID_FIELDS: list[tuple[str, str, dict[str, Any], Expected]] = [
-    ("POST /api/sessions", "id", {"projectId": "<P>", "id": BAD}, VALIDATION),
-    ("POST /api/sessions", "projectId", {"projectId": BAD}, VALIDATION),
+    ("POST /api/sessions", "id", {"projectId": "<P>", "taskIds": [], "id": BAD}, VALIDATION),
+    ("POST /api/sessions", "projectId", {"projectId": BAD, "taskIds": []}, VALIDATION),
     ("POST /api/sessions", "taskIds", {"projectId": "<P>", "taskIds": [BAD]}, VALIDATION),
     ("POST /api/sessions", "taskId", {"projectId": "<P>", "taskId": BAD}, VALIDATION),
     ("POST /api/tasks", "projectId", {"projectId": BAD, "title": "t"}, VALIDATION),
@@ -453,11 +457,47 @@ WRONG_VALUES: dict[str, list[Any]] = {
     "events": ["x", None, [1], [{}], [{"type": 1}]],
     "spawn projectId": [1, True, [], {}],
     "spawn taskIds": ["x", 1, None, {}, [], [1], [None]],
+    "policy": [
+        "x",
+        None,
+        [],
+        {"mode": "ask"},
+        {"mode": None},
+        {"allow": "Edit"},
+        {"allow": [1]},
+        {"allow": ["Bash(npm test:*"]},
+        {"deny": ["Edit\n"]},
+        {"deny": ["Bash(a\u0000b)"]},
+        {"allow": [""]},
+        {"allow": ["Edit"] * 201},
+        {"deny": ["Bash(" + "x" * 500 + ")"]},
+    ],
+    "usage": [
+        "x",
+        1,
+        [],
+        {"inputTokens": -1},
+        {"outputTokens": "5"},
+        {"costUsd": -0.01},
+        {"costUsd": "0.5"},
+        {"turns": 1.5},
+        {"durationMs": 2**53},
+        {"model": 1},
+        {"permissionDenials": None},
+    ],
+    "agent session id": [1, True, [], {}, "", "-rf", "a b", "abc\n", "a" * 201],
 }
 
 FIELD_KINDS: dict[str, dict[str, str]] = {
-    "POST /api/projects": {"name": "str", "workingDir": "str", "description": "str"},
-    "PUT /api/projects/<P>": {"name": "str", "workingDir": "str", "description": "str"},
+    **{
+        endpoint: {
+            "name": "str",
+            "workingDir": "str",
+            "description": "str",
+            "permissions": "policy",
+        }
+        for endpoint in ("POST /api/projects", "PUT /api/projects/<P>", "PATCH /api/projects/<P>")
+    },
     "POST /api/tasks": {
         "projectId": "str",
         "title": "str",
@@ -512,6 +552,8 @@ FIELD_KINDS: dict[str, dict[str, str]] = {
         "metadata": "object",
         "taskIds": "ids",
         "events": "events",
+        "usage": "usage",
+        "agentSessionId": "agent session id",
     },
     "POST /api/sessions/spawn": {
         "projectId": "spawn projectId",
@@ -741,7 +783,8 @@ def test_unknown_route_is_not_found(seeded: Seeded, request_line: str) -> None:
 WRONG_METHODS = [
     "PUT /api/tasks/<T>",
     "POST /api/projects/<P>",
-    "PATCH /api/projects/<P>",
+    "PATCH /api/projects",
+    "POST /api/tasks/<T>/usage",
     "DELETE /api/projects",
     "PUT /api/sessions/<S>",
     "PUT /api/sessions/spawn",

@@ -128,7 +128,10 @@ def test_concurrent_links_unlinks_and_deletes_leave_links_symmetric(
         create(api, "/api/tasks", {"projectId": fresh_project, "title": f"T{i}"})["id"]
         for i in range(4)
     ]
-    sessions = [create(api, "/api/sessions", {"projectId": fresh_project})["id"] for _ in range(4)]
+    sessions = [
+        create(api, "/api/sessions", {"projectId": fresh_project, "taskIds": []})["id"]
+        for _ in range(4)
+    ]
 
     # A few threads delete one session or one task part-way through.
     deletes = {(0, 10): "sessions", (4, 20): "sessions", (1, 12): "tasks", (5, 20): "tasks"}
@@ -171,7 +174,7 @@ def test_concurrent_links_unlinks_and_deletes_leave_links_symmetric(
 def test_link_racing_a_delete_of_its_task_leaves_no_dangling_id(
     api: httpx.Client, fresh_project: str, clients: list[httpx.Client]
 ) -> None:
-    session = create(api, "/api/sessions", {"projectId": fresh_project})["id"]
+    session = create(api, "/api/sessions", {"projectId": fresh_project, "taskIds": []})["id"]
     for _ in range(5):
         task = create(api, "/api/tasks", {"projectId": fresh_project, "title": "Doomed"})["id"]
 

@@ -143,7 +143,7 @@ class LinkMachine(RuleBasedStateMachine):
         other = self.call("POST", "/api/projects", set(), json={"name": "q"}).json()["id"]
         task = {"projectId": other, "title": "foreign"}
         self.foreign_task = self.call("POST", "/api/tasks", set(), json=task).json()["id"]
-        session = {"projectId": other}
+        session = {"projectId": other, "taskIds": []}
         self.foreign_session = self.call("POST", "/api/sessions", set(), json=session).json()["id"]
 
     @rule(data=st.data(), with_parent=st.booleans())

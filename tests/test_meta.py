@@ -40,10 +40,17 @@ SPEC_ENDPOINTS = {
     ("delete", "/api/sessions/{id}/tasks/{taskId}"),
     ("post", "/api/sessions/spawn"),
 }
+# SPEC section 12: usage and the permission policy.
+PLATFORM_ENDPOINTS = {
+    ("patch", "/api/projects/{id}"),
+    ("get", "/api/projects/{id}/usage"),
+    ("get", "/api/tasks/{id}/usage"),
+}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 WITH_BODY = {
     ("post", "/api/projects"),
     ("put", "/api/projects/{id}"),
+    ("patch", "/api/projects/{id}"),
     ("post", "/api/tasks"),
     ("patch", "/api/tasks/{id}"),
     ("post", "/api/tasks/{id}/timeline"),
@@ -152,7 +159,37 @@ def test_openapi_is_a_3_1_document(document: Any) -> None:
 
 def test_openapi_lists_every_endpoint_of_the_spec(document: Any) -> None:
     listed = {(method, path) for method, path, _ in operations(document)}
-    assert listed >= SPEC_ENDPOINTS, sorted(SPEC_ENDPOINTS - listed)
+    wanted = SPEC_ENDPOINTS | PLATFORM_ENDPOINTS
+    assert listed >= wanted, sorted(wanted - listed)
+
+
+def test_openapi_documents_the_usage_rollups(document: Any) -> None:
+    for path, owner in (
+        ("/api/tasks/{id}/usage", "taskId"),
+        ("/api/projects/{id}/usage", "projectId"),
+    ):
+        ok = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        schema = resolve(document, ok["schema"])
+        assert {owner, "sessions", "usage", "models"} <= set(schema["required"]), path
+        totals = resolve(document, schema["properties"]["usage"])
+        assert "costUsd" in totals["properties"] and "inputTokens" in totals["properties"]
+
+
+def test_openapi_documents_the_permission_rule_syntax(document: Any) -> None:
+    project = document["components"]["schemas"]["Project"]
+    policy = resolve(document, project["properties"]["permissions"])
+    assert set(resolve(document, policy["properties"]["mode"])["enum"]) == {
+        "default",
+        "acceptEdits",
+        "plan",
+        "bypassPermissions",
+    }
+    for name in ("allow", "deny"):
+        rules = policy["properties"][name]
+        assert rules["maxItems"] == 200
+        assert rules["items"]["maxLength"] == 500
+        assert re.search(rules["items"]["pattern"], "Bash(npm test:*)")
+        assert not re.search(rules["items"]["pattern"], "Bash(npm test:*")
 
 
 def test_openapi_paths_start_with_a_slash(document: Any) -> None:
@@ -247,7 +284,8 @@ def test_an_unknown_route_is_404_not_found(api: httpx.Client, path: str) -> None
     ("method", "path"),
     [
         ("DELETE", "/api/projects"),
-        ("PATCH", "/api/projects/p1"),
+        ("PATCH", "/api/projects"),
+        ("POST", "/api/projects/p1/usage"),
         ("PUT", "/api/tasks/t1"),
         ("PUT", "/api/sessions"),
         ("POST", "/health"),

@@ -38,7 +38,15 @@ def test_creating_a_project_answers_201_with_the_full_project(api: httpx.Client)
     )
     assert response.status_code == 201
     project = response.json()
-    assert set(project) == {"id", "name", "workingDir", "description", "createdAt", "updatedAt"}
+    assert set(project) == {
+        "id",
+        "name",
+        "workingDir",
+        "description",
+        "permissions",
+        "createdAt",
+        "updatedAt",
+    }
     assert ID_RE.match(project["id"])
     assert project["name"] == "Website"
     assert project["workingDir"] == "/src/site"

@@ -139,10 +139,12 @@ def test_a_session_may_start_with_no_tasks(api: httpx.Client) -> None:
     assert isinstance(session["name"], str) and session["name"]
 
 
-def test_a_session_without_task_ids_starts_with_no_tasks(api: httpx.Client) -> None:
-    response = api.post("/api/sessions", json={"projectId": make_project(api)})
-    assert response.status_code == 201
-    assert response.json()["taskIds"] == []
+def test_a_session_without_task_ids_is_refused(api: httpx.Client) -> None:
+    project_id = make_project(api)
+    response = api.post("/api/sessions", json={"projectId": project_id, "name": "Nameless"})
+    body = assert_error(response, 400, "VALIDATION_ERROR", "taskIds is required")
+    assert body["details"] == {"field": "taskIds"}
+    assert list_sessions(api, projectId=project_id) == []
 
 
 def test_hostname_and_platform_default_to_the_servers(api: httpx.Client) -> None:
@@ -214,7 +216,8 @@ def test_a_duplicate_session_id_is_409(api: httpx.Client) -> None:
     chosen = f"dup-{project_id}"
     make_session(api, project_id, [], id=chosen, name="original")
     response = api.post(
-        "/api/sessions", json={"projectId": project_id, "id": chosen, "name": "impostor"}
+        "/api/sessions",
+        json={"projectId": project_id, "taskIds": [], "id": chosen, "name": "impostor"},
     )
     assert_error(response, 409, "SESSION_EXISTS")
     assert get_session(api, chosen)["name"] == "original"
@@ -223,7 +226,9 @@ def test_a_duplicate_session_id_is_409(api: httpx.Client) -> None:
 def test_a_session_id_that_could_address_a_path_is_refused(api: httpx.Client) -> None:
     project_id = make_project(api)
     for bad in ("../../etc/passwd", "..", ".", "a/b", "", "x" * 129, "-lead"):
-        response = api.post("/api/sessions", json={"projectId": project_id, "id": bad})
+        response = api.post(
+            "/api/sessions", json={"projectId": project_id, "taskIds": [], "id": bad}
+        )
         body = assert_error(response, 400, "VALIDATION_ERROR")
         assert body["message"].startswith("id ")
     assert list_sessions(api, projectId=project_id) == []
@@ -235,7 +240,7 @@ def test_a_session_without_project_is_refused(api: httpx.Client) -> None:
 
 
 def test_a_session_in_an_unknown_project_is_404(api: httpx.Client) -> None:
-    response = api.post("/api/sessions", json={"projectId": "proj_0_missing"})
+    response = api.post("/api/sessions", json={"projectId": "proj_0_missing", "taskIds": []})
     assert_error(response, 404, "PROJECT_NOT_FOUND")
 
 
@@ -271,7 +276,9 @@ def test_task_ids_that_are_not_a_list_are_refused(api: httpx.Client) -> None:
 
 
 def test_a_session_with_an_unknown_status_is_refused(api: httpx.Client) -> None:
-    response = api.post("/api/sessions", json={"projectId": make_project(api), "status": "idle"})
+    response = api.post(
+        "/api/sessions", json={"projectId": make_project(api), "taskIds": [], "status": "idle"}
+    )
     assert_error(
         response,
         400,
@@ -281,7 +288,9 @@ def test_a_session_with_an_unknown_status_is_refused(api: httpx.Client) -> None:
 
 
 def test_env_values_must_be_strings(api: httpx.Client) -> None:
-    response = api.post("/api/sessions", json={"projectId": make_project(api), "env": {"A": 1}})
+    response = api.post(
+        "/api/sessions", json={"projectId": make_project(api), "taskIds": [], "env": {"A": 1}}
+    )
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("env")
 

@@ -20,10 +20,13 @@ made or broken, the pair ``session:task_*`` + ``task:session_*``, followed by
 
 from __future__ import annotations
 
+import math
 import socket
 import sys
+from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 from msgspec import UNSET
 from msgspec.structs import replace
 
@@ -52,6 +55,7 @@ from maestro.domain.models import (
     Subtask,
     Task,
     TimelineEvent,
+    Usage,
 )
 from maestro.domain.requests import (
     ProjectCreate,
@@ -65,6 +69,7 @@ from maestro.domain.requests import (
     TaskPatch,
     TimelineAppend,
 )
+from maestro.domain.responses import ProjectUsage, TaskUsage, UsageTotals
 from maestro.store.base import SessionQuery, Store, TaskQuery, Transaction
 
 
@@ -180,6 +185,37 @@ def _emit_link(
         tx.emit(ev.TASK_UPDATED, task, task.project_id)
 
 
+def _descendants(root: Task, tasks: list[Task]) -> list[Task]:
+    """``root`` and every task below it, breadth first, siblings oldest first
+    (``tasks`` are the project's, in creation order)."""
+    children: dict[str, list[Task]] = {}
+    for task in tasks:
+        if task.parent_id is not None:
+            children.setdefault(task.parent_id, []).append(task)
+    tree, seen = [root], {root.id}
+    for task in tree:  # grows as children are found
+        for child in children.get(task.id, []):
+            if child.id not in seen:  # parents never cycle; a damaged store must not loop
+                seen.add(child.id)
+                tree.append(child)
+    return tree
+
+
+_COUNTS = tuple(f.name for f in msgspec.structs.fields(UsageTotals) if f.name != "cost_usd")
+
+
+def _total(usages: Iterable[Usage]) -> tuple[int, UsageTotals, list[str]]:
+    """How many usages, their sums, and the distinct models they name."""
+    used = list(usages)
+    totals = UsageTotals(
+        # fsum: a thousand small costs add up without float drift; rounding to
+        # 1e-10 dollars drops what noise is left and keeps every cent.
+        cost_usd=round(math.fsum(u.cost_usd for u in used), 10),
+        **{name: sum(getattr(u, name) for u in used) for name in _COUNTS},
+    )
+    return len(used), totals, sorted({u.model for u in used if u.model})
+
+
 def _session_name(tasks: list[Task], session_id: str) -> str:
     if not tasks:
         return f"Session {session_id}"
@@ -266,6 +302,7 @@ class Workspace:
                 name=name,
                 working_dir=body.working_dir,
                 description=body.description,
+                permissions=body.permissions,
                 created_at=at,
                 updated_at=at,
             )
@@ -282,10 +319,19 @@ class Workspace:
                 project.working_dir = body.working_dir
             if body.description is not UNSET:
                 project.description = body.description
+            if body.permissions is not UNSET:
+                project.permissions = body.permissions
             project.updated_at = later_than(project.updated_at)
             tx.put(project)
             tx.emit(ev.PROJECT_UPDATED, project, project.id)
         return project
+
+    async def project_usage(self, project_id: str) -> ProjectUsage:
+        """What every session of the project used, summed."""
+        project = await self._project(self.store, project_id)
+        sessions = await self.store.find_sessions(SessionQuery(project_id=project.id))
+        count, totals, models = _total(s.usage for s in sessions if s.usage is not None)
+        return ProjectUsage(project_id=project.id, sessions=count, usage=totals, models=models)
 
     async def delete_project(self, project_id: str) -> None:
         async with self.store.transaction() as tx:
@@ -312,6 +358,29 @@ class Workspace:
     async def children(self, task_id: str) -> list[Task]:
         task = await self._task(self.store, task_id, "id")
         return await self.store.find_tasks(TaskQuery(project_id=task.project_id, parent_id=task.id))
+
+    async def task_usage(self, task_id: str) -> TaskUsage:
+        """What the sessions of a task and all its descendants used, summed.
+
+        A session linked to several tasks of the tree is counted once: usage
+        belongs to the session (one agent invocation), not to its tasks.
+        """
+        root = await self._task(self.store, task_id, "id")
+        project_tasks = await self.store.find_tasks(TaskQuery(project_id=root.project_id))
+        tree = _descendants(root, project_tasks)
+        usages = []
+        for session_id in _unique([s for task in tree for s in task.session_ids]):
+            session = await self.store.get(Session, session_id)
+            if session is not None and session.usage is not None:
+                usages.append(session.usage)
+        count, totals, models = _total(usages)
+        return TaskUsage(
+            task_id=root.id,
+            task_ids=[task.id for task in tree],
+            sessions=count,
+            usage=totals,
+            models=models,
+        )
 
     async def _check_parent(self, tx: Transaction, task: Task, parent_id: str | None) -> None:
         """The parent exists in the same project and is not the task or its descendant."""
@@ -580,8 +649,10 @@ class Workspace:
     async def create_session(self, body: SessionCreate) -> Session:
         if body.task_ids is not UNSET:
             task_ids = body.task_ids
-        else:
-            task_ids = [body.task_id] if body.task_id is not UNSET else []
+        elif body.task_id is not UNSET:
+            task_ids = [body.task_id]
+        else:  # the seed's documented contract: name the tasks, even if none (``[]``)
+            raise ValidationFailed("taskIds is required", field="taskIds")
         task_ids = _unique(check_ids(task_ids, "taskIds"))
         session_id = check_id(body.id, "id") if body.id is not None else new_id("sess")
         async with self.store.transaction() as tx:
@@ -621,6 +692,10 @@ class Workspace:
                 session.env.update(body.env)
             if body.metadata is not UNSET:
                 session.metadata.update(body.metadata)
+            if body.usage is not UNSET:
+                session.usage = body.usage
+            if body.agent_session_id is not UNSET:
+                session.agent_session_id = body.agent_session_id
             if body.events is not UNSET:
                 session.events.extend(
                     SessionEvent(id=new_id("evt"), timestamp=at, type=e.type, data=e.data)

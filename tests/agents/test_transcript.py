@@ -73,7 +73,9 @@ def test_claude_tool_calls_are_one_line_each_and_results_abbreviated() -> None:
     )
     assert shown == ["Running the tests.", "→ Bash: pytest -q"]
     output = "collected 3 items\n...\n3 passed in 0.1s"
-    assert stream.feed(tool_result("t1", output)) == ["  ← collected 3 items ... 3 passed in 0.1s (+2 lines)"]
+    assert stream.feed(tool_result("t1", output)) == [
+        "  ← collected 3 items ... 3 passed in 0.1s (+2 lines)"
+    ]
     edit = {"type": "tool_use", "id": "t2", "name": "Edit", "input": {"file_path": "/src/a.py"}}
     assert stream.feed(assistant(edit)) == ["→ Edit: /src/a.py"]
     refused = [{"type": "text", "text": "Permission to use Bash has been denied."}]
@@ -105,7 +107,9 @@ def test_claude_result_gives_usage_session_and_denials() -> None:
 
 def test_claude_error_result_is_a_failure_with_its_message() -> None:
     stream = ClaudeStream()
-    stream.feed(line({**RESULT, "subtype": "success", "is_error": True, "result": "API Error: 400"}))
+    stream.feed(
+        line({**RESULT, "subtype": "success", "is_error": True, "result": "API Error: 400"})
+    )
     assert stream.outcome.is_error
     assert stream.outcome.error == "API Error: 400"
     other = ClaudeStream()

@@ -115,3 +115,36 @@ def test_delete_then_show_is_not_found(cli: Cli, make_session: MakeSession) -> N
     gone = cli("session", "show", session["id"], "--json")
     assert gone.code == 2
     assert gone.json["error"] == "SESSION_NOT_FOUND"
+
+
+def test_show_includes_the_usage_and_agent_session_id(
+    cli: Cli, api: httpx.Client, make_session: MakeSession
+) -> None:
+    session = make_session(name="Spent")
+    usage = {
+        "inputTokens": 1234,
+        "outputTokens": 567,
+        "cacheReadTokens": 8900,
+        "cacheWriteTokens": 120,
+        "costUsd": 0.0123,
+        "turns": 7,
+        "durationMs": 83_000,
+        "model": "claude-sonnet-4-5",
+    }
+    api.patch(f"/api/sessions/{session['id']}", json={"usage": usage, "agentSessionId": "c0ffee"})
+    human = cli("session", "show", session["id"])
+    assert human.code == 0, human.stderr
+    for text in ("in 1,234", "out 567", "cache read 8,900", "cache write 120"):
+        assert text in human.stdout
+    for text in ("$0.0123", "1m 23s", "claude-sonnet-4-5", "c0ffee"):
+        assert text in human.stdout
+    machine = cli("session", "show", session["id"], "--json")
+    assert machine.data["usage"]["costUsd"] == 0.0123
+    assert machine.data["agentSessionId"] == "c0ffee"
+
+
+def test_show_without_usage_leaves_it_out(cli: Cli, make_session: MakeSession) -> None:
+    human = cli("session", "show", make_session()["id"])
+    assert human.code == 0, human.stderr
+    assert "cost" not in human.stdout
+    assert "agent session" not in human.stdout

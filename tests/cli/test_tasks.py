@@ -224,3 +224,58 @@ def test_human_output_prints_brackets_as_typed(
     assert result.code == 0, result.stderr
     assert "[WIP] fix [/b] parser" in result.stdout
     assert "[ ] [/odd] step" in result.stdout
+
+
+def spend(api: httpx.Client, project_id: str, task_id: str, cost: float, tokens: int) -> None:
+    """A session on the task that reported its usage."""
+    body = {"projectId": project_id, "taskIds": [task_id]}
+    session = api.post("/api/sessions", json=body).json()
+    usage = {"inputTokens": tokens, "costUsd": cost, "turns": 2, "model": "claude-x"}
+    api.patch(f"/api/sessions/{session['id']}", json={"usage": usage})
+
+
+def test_usage_rolls_up_the_task_and_its_children(
+    cli: Cli, api: httpx.Client, project: dict[str, Any], make_task: MakeTask
+) -> None:
+    parent = make_task("Parent")
+    child = make_task("Child", parentId=parent["id"])
+    spend(api, project["id"], parent["id"], 0.01, 1000)
+    spend(api, project["id"], child["id"], 0.0023, 500)
+
+    machine = cli("task", "usage", parent["id"], "--json")
+    assert machine.code == 0, machine.stderr
+    assert machine.data == api.get(f"/api/tasks/{parent['id']}/usage").json()
+    assert machine.data["taskIds"] == [parent["id"], child["id"]]
+    assert machine.data["sessions"] == 2
+    human = cli("task", "usage", parent["id"])
+    assert "$0.0123" in human.stdout
+    assert "in 1,500" in human.stdout
+    assert "2 (the task and its descendants)" in human.stdout
+    assert cli("task", "usage", "task_missing").code == 2
+
+
+def test_show_adds_the_usage_only_when_there_is_some(
+    cli: Cli, api: httpx.Client, project: dict[str, Any], make_task: MakeTask
+) -> None:
+    parent = make_task("Parent")
+    child = make_task("Child", parentId=parent["id"])
+    idle = cli("task", "show", parent["id"])
+    assert idle.code == 0, idle.stderr
+    assert "Usage" not in idle.stdout
+
+    spend(api, project["id"], child["id"], 0.0042, 800)
+    busy = cli("task", "show", parent["id"])
+    assert "Usage (with child tasks)" in busy.stdout
+    assert "$0.0042" in busy.stdout
+    assert "usage" not in cli("task", "show", parent["id"], "--json").data
+
+
+def test_output_read_by_a_program_is_not_wrapped_at_80_columns(
+    cli: Cli, make_task: Callable[..., dict[str, Any]]
+) -> None:
+    """Agents read this output through a pipe, where Rich would wrap at 80."""
+    title = "Keep the whole title on one line " + "x" * 120
+    task = make_task(title)
+    shown = cli("task", "show", task["id"], env={"COLUMNS": ""})  # as an agent's shell has it
+    assert shown.code == 0, shown.stderr
+    assert title in shown.stdout.splitlines()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import Cli
+from tests.conftest import RunningServer
 
 MakeSession = Callable[..., dict[str, Any]]
 
@@ -99,3 +101,28 @@ def test_a_negative_timeout_is_refused(cli: Cli) -> None:
     result = cli("session", "wait", "sess_x", "--timeout", "-1", "--json")
     assert result.code == 1
     assert result.json["error"] == "VALIDATION_ERROR"
+
+
+def test_inside_an_agent_session_a_wait_is_bounded_by_default(
+    shared_server: RunningServer, make_session: MakeSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Agents' shell tools background a command after ~2 minutes and later kill
+    it: inside a session, ``wait`` gives up on its own (shortened here) so the
+    agent can repeat it."""
+    from typer.testing import CliRunner
+
+    from maestro.cli import sessions
+
+    running = make_session(status="running")
+    monkeypatch.setattr(sessions, "AGENT_WAIT_SECONDS", 0.3)
+    monkeypatch.setenv("MAESTRO_SERVER_URL", shared_server.url)
+    monkeypatch.setenv("MAESTRO_SESSION_ID", "sess_1_orchestrator")
+    result = CliRunner().invoke(
+        sessions.app, ["wait", running["id"], "--interval", "0.05", "--json"]
+    )
+    assert result.exit_code == 1
+    answer = json.loads(result.stdout)
+    assert answer["error"] == "TIMEOUT"
+    assert "timed out after 0.3s" in answer["message"]
+    monkeypatch.undo()
+    assert sessions.AGENT_WAIT_SECONDS < 120  # below Claude Code's 120 s foreground limit

@@ -250,7 +250,10 @@ def recovered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recovered]:
             create(api, "/api/tasks", {"projectId": project, "title": f"T{i}"})["id"]
             for i in range(5)
         ]
-        sessions = [create(api, "/api/sessions", {"projectId": project})["id"] for _ in range(5)]
+        sessions = [
+            create(api, "/api/sessions", {"projectId": project, "taskIds": []})["id"]
+            for _ in range(5)
+        ]
     server.stop()
     state = Recovered(server, project, tasks, sessions)
 

@@ -511,7 +511,9 @@ def test_rejected_requests_emit_nothing(
         http.patch(f"/api/tasks/{task['id']}", json={"priority": "urgent"}),
         http.patch(f"/api/tasks/{task['id']}", json={"sessionIds": ["sess_missing"]}),
         http.post(f"/api/tasks/{task['id']}/subtasks", json={}),
-        http.post("/api/sessions", json={"projectId": project["id"], "id": session["id"]}),
+        http.post(
+            "/api/sessions", json={"projectId": project["id"], "taskIds": [], "id": session["id"]}
+        ),
         http.post(f"/api/sessions/{session['id']}/tasks/task_missing"),
         http.post("/api/sessions/spawn", json={"projectId": project["id"], "taskIds": []}),
         http.post("/api/sessions/spawn", json={"projectId": project["id"], "taskIds": ["t_x"]}),

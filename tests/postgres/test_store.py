@@ -151,7 +151,7 @@ def test_entities_come_back_exactly_as_sent(instances: Instances) -> None:
     }
     with httpx.Client(base_url=server.url) as http:
         project_id = http.post("/api/projects", json={"name": "Exact"}).json()["id"]
-        body = {"projectId": project_id, "metadata": odd, "env": {"K": "v\u0000"}}
+        body = {"projectId": project_id, "taskIds": [], "metadata": odd, "env": {"K": "v\u0000"}}
         created = http.post("/api/sessions", json=body)
         assert created.status_code == 201, created.text
         fetched = http.get(f"/api/sessions/{created.json()['id']}")

@@ -530,7 +530,9 @@ def setup(api: httpx.Client) -> Shared:
     hot_tasks = [
         create("/api/tasks", {"projectId": project, "title": f"hot {i}"}) for i in range(HOT)
     ]
-    hot_sessions = [create("/api/sessions", {"projectId": project}) for _ in range(HOT)]
+    hot_sessions = [
+        create("/api/sessions", {"projectId": project, "taskIds": []}) for _ in range(HOT)
+    ]
     return Shared(project, hot_tasks, hot_sessions)
 
 

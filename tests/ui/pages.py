@@ -64,6 +64,13 @@ class MaestroPage:
         assert match, self.page.url
         return match.group(1)
 
+    def edit_project(self, name: str) -> Locator:
+        """Open the project's edit dialog; returns it."""
+        self.project_item(name).get_by_test_id("project-edit").click()
+        dialog = self.dialog("project-dialog")
+        expect(dialog).to_be_visible()
+        return dialog
+
     def select_project(self, name: str) -> None:
         self.project_item(name).get_by_test_id("project-link").click()
         expect(self.page.get_by_test_id("project-title")).to_have_text(name)

@@ -1,9 +1,12 @@
-"""Make docs/screenshots/board.png: a real server seeded over the REST API, shown
-in the same headless Chromium the UI tests use.
+"""Make the screenshots in docs/screenshots/: a real server seeded over the REST
+API, shown in the same headless Chromium the UI tests use.
 
-    .venv/bin/python -m tests.ui.screenshot [--detail] [OUTPUT]
+    .venv/bin/python -m tests.ui.screenshot [--view board|sessions|permissions] [--detail] [OUTPUT]
 
-``--detail`` opens a task's detail panel too (handy when reviewing the UI).
+``--view`` picks the board (``board.png``), the sessions view with what the
+agents spent (``sessions.png``) or the project dialog's permissions
+(``permissions.png``); ``--detail`` opens a task's detail panel on the board too
+(handy when reviewing the UI).
 """
 
 from __future__ import annotations
@@ -21,16 +24,22 @@ from tests.ui.conftest import launch_chromium
 from tests.ui.pages import MaestroPage
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_OUTPUT = REPO / "docs" / "screenshots" / "board.png"
+SCREENSHOTS = REPO / "docs" / "screenshots"
+VIEWS = ("board", "sessions", "permissions")
 
 TASKS: list[dict[str, Any]] = [
     {"title": "Design the plugin API", "priority": "high", "status": "completed",
      "subtasks": [("Sketch the hooks", True), ("Write the RFC", True)]},
     {"title": "Parse the config file", "priority": "high", "status": "in_progress",
      "subtasks": [("TOML loader", True), ("Env overrides", True), ("Validation errors", False)],
-     "spawn": True},
+     "spawn": True, "usage": {"inputTokens": 48210, "outputTokens": 9120,
+     "cacheReadTokens": 1203400, "cacheWriteTokens": 65400, "costUsd": 1.2847, "turns": 38,
+     "durationMs": 754000, "model": "claude-sonnet-4-5"}},
     {"title": "Retry failed uploads", "priority": "medium", "status": "in_progress",
-     "subtasks": [("Backoff policy", False), ("Idempotency keys", False)], "spawn": True},
+     "subtasks": [("Backoff policy", False), ("Idempotency keys", False)], "spawn": True,
+     "usage": {"inputTokens": 3120, "outputTokens": 1480, "cacheReadTokens": 96300,
+     "cacheWriteTokens": 8800, "costUsd": 0.0934, "turns": 6, "durationMs": 81500,
+     "model": "claude-sonnet-4-5"}},
     {"title": "Fix flaky login test", "priority": "medium", "status": "blocked"},
     {"title": "Write the migration guide", "priority": "low", "status": "pending"},
     {"title": "Add dark mode", "priority": "low", "status": "pending",
@@ -56,9 +65,19 @@ def seed(api: httpx.Client) -> dict[str, str]:
         if spec.get("spawn"):
             spawn = {"projectId": project_id, "taskIds": [task_id], "spawnSource": "ui"}
             session = api.post("/api/sessions/spawn", json=spawn).json()["session"]
-            api.patch(f"/api/sessions/{session['id']}", json={"status": "running"})
+            patch: dict[str, Any] = {"status": "running"}
+            if "usage" in spec:
+                patch |= {"usage": spec["usage"], "agentSessionId": f"9f1c-{len(ids)}a7e-4b2d"}
+            api.patch(f"/api/sessions/{session['id']}", json=patch)
         if spec["status"] != "pending":
             api.patch(f"/api/tasks/{task_id}", json={"status": spec["status"]})
+    policy = {
+        "mode": "acceptEdits",
+        "allow": ["Bash(git:*)", "Bash(npm test:*)", "Bash(npm run:*)", "Edit",
+                  "WebFetch(domain:docs.acme.dev)"],
+        "deny": ["Bash(git push:*)", "Bash(sudo:*)", "Bash(rm -rf:*)"],
+    }  # fmt: skip
+    api.patch(f"/api/projects/{project_id}", json={"permissions": policy})
     blocked = ids["Fix flaky login test"]
     api.post(
         f"/api/tasks/{blocked}/timeline", json={"type": "blocker", "message": "CI runner down"}
@@ -68,9 +87,11 @@ def seed(api: httpx.Client) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("output", nargs="?", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("output", nargs="?", type=Path)
+    parser.add_argument("--view", choices=VIEWS, default="board", help="what to show")
     parser.add_argument("--detail", action="store_true", help="open a task's detail panel")
     args = parser.parse_args()
+    output: Path = args.output or SCREENSHOTS / f"{args.view}.png"
     with tempfile.TemporaryDirectory() as tmp:
         server = RunningServer(Path(tmp) / "data").start()
         try:
@@ -81,15 +102,21 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1360, "height": 640})
                 ui = MaestroPage(page, server.url).open()
                 ui.select_project("acme-web")
-                if args.detail:
-                    ui.open_task("Parse the config file")
-                page.mouse.move(0, 0)
-                args.output.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(args.output))
+                output.parent.mkdir(parents=True, exist_ok=True)
+                if args.view == "permissions":
+                    page.set_viewport_size({"width": 1360, "height": 1000})  # the whole dialog
+                    ui.edit_project("acme-web").screenshot(path=str(output))
+                else:
+                    if args.view == "sessions":
+                        ui.open_sessions()
+                    if args.detail:
+                        ui.open_task("Parse the config file")
+                    page.mouse.move(0, 0)
+                    page.screenshot(path=str(output))
                 browser.close()
         finally:
             server.stop()
-    print(args.output)
+    print(output)
 
 
 if __name__ == "__main__":

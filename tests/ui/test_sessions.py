@@ -17,7 +17,7 @@ def test_sessions_show_their_details_and_events_and_filter_active(
     running = api.post("/api/sessions", json=body).json()
     events = [{"type": "file_modified", "data": {"path": "src/app.py"}}]
     api.patch(f"/api/sessions/{running['id']}", json={"events": events})
-    body = {"projectId": project_id, "name": "All done", "status": "completed"}
+    body = {"projectId": project_id, "taskIds": [], "name": "All done", "status": "completed"}
     api.post("/api/sessions", json=body)
 
     view = ui.open_sessions()

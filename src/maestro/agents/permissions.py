@@ -11,28 +11,17 @@ Codex has no per-command rules in ``exec``: the mode picks its sandbox (see
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from maestro.cli.client import CliError
+from maestro.domain.models import DEFAULT_ALLOW, DEFAULT_DENY, PermissionMode
 
 MAESTRO_RULE = "Bash(maestro:*)"
-MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
+MODES: tuple[str, ...] = typing.get_args(PermissionMode)
 BYPASS = "bypassPermissions"
-
-DEFAULT_ALLOW = (
-    "Bash(git:*)",
-    "Bash(pytest:*)",
-    "Bash(python -m pytest:*)",
-    "Bash(npm test:*)",
-    "Bash(npm run:*)",
-    "Bash(make:*)",
-    "Bash(cargo test:*)",
-    "Bash(go test:*)",
-    "Bash(ls:*)",
-)
-DEFAULT_DENY = ("Bash(git push:*)", "Bash(sudo:*)")
 
 
 @dataclass(frozen=True)

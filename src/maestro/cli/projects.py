@@ -1,18 +1,51 @@
-"""``maestro project list|create|show|update|delete``"""
+"""``maestro project list|create|show|update|delete|permissions|usage``"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from maestro.cli.output import JsonFlag, ServerOption, command, fields, say, table, when
+from maestro.cli.client import CliError
+from maestro.cli.output import (
+    JsonFlag,
+    ServerOption,
+    command,
+    errors,
+    fields,
+    say,
+    table,
+    when,
+)
+from maestro.cli.usage import show_rollup
 
 app = typer.Typer(
     help="Projects: a name and the working directory agents run in.", no_args_is_help=True
 )
 
 ProjectArg = Annotated[str, typer.Argument(help="Project id")]
+
+# What each permission mode lets a spawned Claude Code do without asking.
+MODES = {
+    "default": "asks before edits and commands the rules do not allow",
+    "acceptEdits": "edits files without asking; commands follow the rules",
+    "plan": "read-only: plans, changes nothing",
+    "bypassPermissions": "DANGEROUS: runs every command without asking",
+}
+# Without the policy's mode (a server that predates permissions): what it means.
+DEFAULT_MODE = "acceptEdits"
+
+
+def policy_pairs(policy: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The rows of a field view for a permission policy: mode, allow, deny."""
+    mode = policy.get("mode", DEFAULT_MODE)
+    explained = f"{mode} ({MODES[mode]})" if mode in MODES else mode
+    return [
+        ("mode", explained),
+        ("allow", "\n".join(policy.get("allow", []))),
+        ("deny", "\n".join(policy.get("deny", []))),
+    ]
 
 
 def show_project(project: dict[str, Any]) -> None:
@@ -24,8 +57,25 @@ def show_project(project: dict[str, Any]) -> None:
             ("description", project["description"]),
             ("created", when(project["createdAt"])),
             ("updated", when(project["updatedAt"])),
+            *policy_pairs(project.get("permissions") or {}),
         ],
     )
+
+
+def changed_policy(
+    policy: dict[str, Any],
+    allow: list[str],
+    deny: list[str],
+    remove: list[str],
+    mode: str | None,
+) -> dict[str, Any]:
+    """``policy`` with rules added (once each), rules removed from both lists, and
+    the mode set; the server validates the result."""
+    allowed = [r for r in policy.get("allow", []) if r not in remove]
+    denied = [r for r in policy.get("deny", []) if r not in remove]
+    allowed += [r for r in dict.fromkeys(allow) if r not in allowed]
+    denied += [r for r in dict.fromkeys(deny) if r not in denied]
+    return {"mode": mode or policy.get("mode", DEFAULT_MODE), "allow": allowed, "deny": denied}
 
 
 @app.command("list")
@@ -92,3 +142,80 @@ def delete(project_id: ProjectArg, json: JsonFlag = False, server: ServerOption 
     with command(json, server) as cmd:
         result = cmd.client.delete(f"/api/projects/{project_id}")
         cmd.done(result, lambda r: say(f"deleted project {r['id']}"))
+
+
+@app.command("permissions")
+def permissions(
+    project_id: ProjectArg,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow", help="Add a rule agents may use without asking, e.g. 'Bash(npm test:*)'"
+        ),
+    ] = None,
+    deny: Annotated[
+        list[str] | None,
+        typer.Option("--deny", help="Add a rule agents may never use, e.g. 'Bash(git push:*)'"),
+    ] = None,
+    remove: Annotated[
+        list[str] | None,
+        typer.Option("--remove", help="Remove a rule from both lists"),
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option(help=f"Permission mode: {', '.join(MODES)}", show_default=False)
+    ] = None,
+    reset: Annotated[
+        bool,
+        typer.Option("--reset", help="Back to the server's default rules (with --mode: that mode)"),
+    ] = False,
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """Show or change what the project's agents may do without asking.
+
+    Rules are Claude Code permission rules (`Bash(npm test:*)`, `Edit`,
+    `WebFetch(domain:example.com)`); every option but --reset repeats. Without
+    options, shows the policy. With --json, data is the policy {"mode", "allow", "deny"}.
+    """
+    with command(json, server) as cmd:
+        if reset and (allow or deny or remove):
+            raise CliError(
+                "--reset restores the default rules; add or remove rules in a second command",
+                code="VALIDATION_ERROR",
+            )
+        project = cmd.client.get(f"/api/projects/{project_id}")
+        policy = project.get("permissions") or {}
+        if reset:
+            # allow and deny left out: the server fills in its defaults.
+            body: dict[str, Any] | None = {"mode": mode or DEFAULT_MODE}
+        elif allow or deny or remove or mode:
+            body = changed_policy(policy, allow or [], deny or [], remove or [], mode)
+            listed = [*policy.get("allow", []), *policy.get("deny", [])]
+            for rule in [r for r in remove or [] if r not in listed]:
+                warn(f"{escape(rule)} is in neither list; nothing to remove")
+        else:
+            body = None
+        if body is not None:
+            updated = cmd.client.patch(f"/api/projects/{project_id}", {"permissions": body})
+            policy = updated["permissions"]
+            if policy.get("mode") == "bypassPermissions":
+                warn(
+                    "mode bypassPermissions: the project's agents will now run "
+                    "every command without asking"
+                )
+        cmd.done(policy, lambda p: fields(f"Permissions of {project['name']}", policy_pairs(p)))
+
+
+def warn(markup: str) -> None:
+    errors.print(f"[yellow]warning:[/yellow] {markup}", highlight=False)
+
+
+@app.command("usage")
+def usage(project_id: ProjectArg, json: JsonFlag = False, server: ServerOption = None) -> None:
+    """Tokens, cost and turns of all the project's sessions, summed.
+
+    With --json, data is the body of GET /api/projects/{id}/usage.
+    """
+    with command(json, server) as cmd:
+        rollup = cmd.client.get(f"/api/projects/{project_id}/usage")
+        cmd.done(rollup, lambda r: show_rollup(f"Usage of project {project_id}", r))

@@ -28,6 +28,7 @@ from maestro.cli.output import (
 )
 from maestro.cli.skills import known_skills
 from maestro.cli.tasks import TaskArg
+from maestro.cli.usage import cost, usage_pairs
 from maestro.domain.models import FINISHED_SESSION_STATUSES
 
 app = typer.Typer(
@@ -39,12 +40,16 @@ SessionArg = Annotated[str, typer.Argument(help="Session id")]
 TaskOption = Annotated[list[str] | None, typer.Option("--task", "-t", help="Task id (repeatable)")]
 STATUSES = "spawning, running, completed, failed"
 DEFAULT_SKILL = "maestro-worker"
+AGENT_WAIT_SECONDS = 100.0
+"""``session wait``'s default bound inside an agent's session: Claude Code moves a
+foreground shell command to the background after 120 s (and kills it ~10 minutes
+later), so an agent waits in steps below that and repeats."""
 
 
 def show_sessions(title: str, sessions: Sequence[dict[str, Any]]) -> None:
     table(
         title,
-        ["id", "name", "status", "tasks", "agent", "started", "last activity"],
+        ["id", "name", "status", "tasks", "agent", "started", "last activity", "cost"],
         [
             (
                 s["id"],
@@ -54,6 +59,7 @@ def show_sessions(title: str, sessions: Sequence[dict[str, Any]]) -> None:
                 s["agentId"] or s["metadata"].get("agent"),
                 when(s["startedAt"]),
                 when(s["lastActivity"]),
+                cost(s["usage"]["costUsd"]) if s.get("usage") else None,
             )
             for s in sessions
         ],
@@ -61,26 +67,28 @@ def show_sessions(title: str, sessions: Sequence[dict[str, Any]]) -> None:
 
 
 def show_session(session: dict[str, Any]) -> None:
-    """The session and its events, oldest first."""
+    """The session, what its agent spent (when it reported), and its events, oldest first."""
     meta = session["metadata"]
-    fields(
-        session["name"],
-        [
-            ("id", session["id"]),
-            ("project", session["projectId"]),
-            ("status", session["status"]),
-            ("tasks", ", ".join(session["taskIds"])),
-            ("agent", session["agentId"] or meta.get("agent")),
-            ("role", meta.get("role")),
-            ("skills", ", ".join(meta.get("skills") or [])),
-            ("spawned by", meta.get("spawnedBy")),
-            ("spawn source", meta.get("spawnSource")),
-            ("host", f"{session['hostname']} ({session['platform']})"),
-            ("started", when(session["startedAt"])),
-            ("last activity", when(session["lastActivity"])),
-            ("completed", when(session["completedAt"])),
-        ],
-    )
+    pairs = [
+        ("id", session["id"]),
+        ("project", session["projectId"]),
+        ("status", session["status"]),
+        ("tasks", ", ".join(session["taskIds"])),
+        ("agent", session["agentId"] or meta.get("agent")),
+        ("role", meta.get("role")),
+        ("skills", ", ".join(meta.get("skills") or [])),
+        ("spawned by", meta.get("spawnedBy")),
+        ("spawn source", meta.get("spawnSource")),
+        ("host", f"{session['hostname']} ({session['platform']})"),
+        ("started", when(session["startedAt"])),
+        ("last activity", when(session["lastActivity"])),
+        ("completed", when(session["completedAt"])),
+    ]
+    if session.get("usage"):
+        pairs += usage_pairs(session["usage"])
+    if session.get("agentSessionId"):
+        pairs.append(("agent session", session["agentSessionId"]))
+    fields(session["name"], pairs)
     console.print()
     table(
         "Events",
@@ -275,7 +283,10 @@ def wait(
     session_ids: Annotated[list[str], typer.Argument(help="Session ids", show_default=False)],
     timeout: Annotated[
         float | None,
-        typer.Option(help="Give up after this many seconds (default: wait forever)"),
+        typer.Option(
+            help="Give up after this many seconds (default: forever; inside an agent's "
+            f"session {AGENT_WAIT_SECONDS:g}, see below)"
+        ),
     ] = None,
     interval: Annotated[float, typer.Option(help="Seconds between checks")] = 2.0,
     json: JsonFlag = False,
@@ -283,10 +294,15 @@ def wait(
 ) -> None:
     """Wait until every session is completed or failed.
 
-    Exit 0 when all completed, 1 when any failed or the timeout passed.
+    Exit 0 when all completed, 1 when any failed or the timeout passed (code TIMEOUT:
+    just run it again). Inside an agent's session the default timeout is
+    100 s: agents' shell tools move a command to the background
+    after about two minutes, so agents wait in bounded steps and repeat.
     With --json, data is the sessions as last seen (also on failure and timeout).
     """
     with command(json, server) as cmd:
+        if timeout is None and current_session_id(os.environ) is not None:
+            timeout = AGENT_WAIT_SECONDS
         if timeout is not None and timeout < 0:
             raise CliError("--timeout must be 0 or more seconds", code="VALIDATION_ERROR")
         if interval <= 0:

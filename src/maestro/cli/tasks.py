@@ -1,4 +1,4 @@
-"""``maestro task list|create|show|update|delete|children|timeline``"""
+"""``maestro task list|create|show|update|delete|children|timeline|usage``"""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.markup import escape
 from maestro.agents.context import current_session_id
 from maestro.cli.defaults import ProjectOption, nullable, require_project
 from maestro.cli.output import JsonFlag, ServerOption, command, console, fields, say, table, when
+from maestro.cli.usage import has_usage, rollup_pairs, show_rollup
 
 app = typer.Typer(
     help="Tasks: the units of work agents take on, with subtasks and a timeline.",
@@ -59,8 +60,9 @@ def show_timeline(events: Sequence[dict[str, Any]], title: str = "Timeline") -> 
     )
 
 
-def show_task(task: dict[str, Any]) -> None:
-    """The task, its subtasks as a checklist, and the most recent timeline events."""
+def show_task(task: dict[str, Any], rollup: dict[str, Any] | None = None) -> None:
+    """The task, its subtasks as a checklist, the most recent timeline events, and
+    what its sessions and its children's spent (``rollup``), if anything."""
     fields(
         task["title"],
         [
@@ -93,6 +95,9 @@ def show_task(task: dict[str, Any]) -> None:
     recent = timeline[-RECENT_TIMELINE:]
     shown = "" if len(recent) == len(timeline) else f" (last {len(recent)} of {len(timeline)})"
     show_timeline(recent, f"Timeline{shown}")
+    if rollup and has_usage(rollup["usage"]):
+        console.print()
+        fields("Usage (with child tasks)", rollup_pairs(rollup))
 
 
 @app.command("list")
@@ -157,9 +162,15 @@ def create_task(
 
 @app.command("show")
 def show(task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None) -> None:
-    """Show a task with its subtasks and recent timeline."""
+    """Show a task with its subtasks, recent timeline and usage.
+
+    With --json, data is the task alone (`task usage --json` has the usage).
+    """
     with command(json, server) as cmd:
-        cmd.done(cmd.client.get(f"/api/tasks/{task_id}"), show_task)
+        cmd.done(
+            cmd.client.get(f"/api/tasks/{task_id}"),
+            lambda t: show_task(t, cmd.client.get(f"/api/tasks/{task_id}/usage")),
+        )
 
 
 @app.command("update")
@@ -231,3 +242,14 @@ def timeline(
         body = {"type": kind, "message": message, "sessionId": current_session_id(os.environ)}
         task = cmd.client.post(f"/api/tasks/{task_id}/timeline", body)
         cmd.done(task, lambda t: say(f"added {kind} to task {t['id']}: {message}"))
+
+
+@app.command("usage")
+def usage(task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None) -> None:
+    """Tokens, cost and turns of the task's sessions and its descendants', summed.
+
+    With --json, data is the body of GET /api/tasks/{id}/usage.
+    """
+    with command(json, server) as cmd:
+        rollup = cmd.client.get(f"/api/tasks/{task_id}/usage")
+        cmd.done(rollup, lambda r: show_rollup(f"Usage of task {task_id}", r))

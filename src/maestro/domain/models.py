@@ -8,7 +8,7 @@ a default, so files written by older versions load with the missing fields fille
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -32,6 +32,86 @@ SESSION_STATUSES: tuple[str, ...] = ("spawning", "running", "completed", "failed
 FINISHED_SESSION_STATUSES = frozenset({"completed", "failed"})
 
 
+# -- permission policy ------------------------------------------------------------
+
+PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions"]
+
+# Claude Code's rule syntax: a tool name (``Bash``, ``Edit``, ``mcp__server__tool``),
+# optionally followed by a specifier in parentheses (``Bash(npm test:*)``). Control
+# characters are refused anywhere: a rule ends up as one argument of the agent's
+# command line. ``(?!\n)`` stops ``$`` from accepting a trailing newline, which
+# Python's ``$`` (unlike JSON Schema's) would.
+PERMISSION_RULE_PATTERN = r"^[A-Za-z][A-Za-z0-9_*-]*(\([^\x00-\x1f\x7f]+\))?(?!\n)$"
+MAX_PERMISSION_RULES = 200
+PermissionRule = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=PERMISSION_RULE_PATTERN,
+        max_length=500,
+        description="A Claude Code permission rule: `Edit`, `Bash(npm test:*)`, "
+        "`WebFetch(domain:example.com)`, `mcp__server__tool`",
+    ),
+]
+PermissionRules = Annotated[list[PermissionRule], msgspec.Meta(max_length=MAX_PERMISSION_RULES)]
+
+# What a coding agent may do without asking, unless the project says otherwise.
+# The agent side always adds ``Bash(maestro:*)`` (its way to report); it is not
+# part of the stored policy.
+DEFAULT_ALLOW: tuple[str, ...] = (
+    "Bash(git:*)",
+    "Bash(pytest:*)",
+    "Bash(python -m pytest:*)",
+    "Bash(npm test:*)",
+    "Bash(npm run:*)",
+    "Bash(make:*)",
+    "Bash(cargo test:*)",
+    "Bash(go test:*)",
+    "Bash(ls:*)",
+)
+DEFAULT_DENY: tuple[str, ...] = ("Bash(git push:*)", "Bash(sudo:*)")
+
+
+class PermissionPolicy(msgspec.Struct, rename="camel", kw_only=True):
+    """What a project's agents may do without asking: a permission mode, and the
+    rules allowed and denied outright (a deny wins over an allow)."""
+
+    mode: PermissionMode = "acceptEdits"
+    allow: PermissionRules = msgspec.field(default_factory=lambda: list(DEFAULT_ALLOW))
+    deny: PermissionRules = msgspec.field(default_factory=lambda: list(DEFAULT_DENY))
+
+
+# -- usage ----------------------------------------------------------------------
+
+# Counts stay within what a JavaScript client reads exactly (Number.MAX_SAFE_INTEGER).
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
+# JSON has no NaN, and a number too large for a float is refused while decoding.
+Cost = Annotated[float, msgspec.Meta(ge=0)]
+AGENT_SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*(?!\n)$"  # (?!\n): as above
+AgentSessionId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=AGENT_SESSION_ID_PATTERN,
+        max_length=200,
+        description="The agent's own session id (Claude Code's session_id, Codex's thread_id)",
+    ),
+]
+ModelName = Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class Usage(msgspec.Struct, rename="camel", kw_only=True):
+    """What one agent invocation (one session) used, from the agent's final result."""
+
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    cache_read_tokens: Count = 0
+    cache_write_tokens: Count = 0
+    cost_usd: Cost = 0.0
+    turns: Count = 0
+    duration_ms: Count = 0
+    model: ModelName | None = None
+    permission_denials: Count = 0
+
+
 class Entity(msgspec.Struct, rename="camel", kw_only=True):
     """Common base: every stored entity has an id."""
 
@@ -42,6 +122,7 @@ class Project(Entity, kw_only=True):
     name: str
     working_dir: str = ""
     description: str = ""
+    permissions: PermissionPolicy = msgspec.field(default_factory=PermissionPolicy)
     created_at: int = 0
     updated_at: int = 0
 
@@ -107,6 +188,8 @@ class Session(Entity, kw_only=True):
     completed_at: int | None = None
     hostname: str = ""
     platform: str = ""
+    usage: Usage | None = None
+    agent_session_id: AgentSessionId | None = None
 
 
 StoredEntity = Project | Task | Session

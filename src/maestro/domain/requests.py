@@ -7,6 +7,7 @@ the service. ``UNSET`` marks a field the client did not send in a partial update
 
 from __future__ import annotations
 
+import ast
 import re
 import typing
 from typing import Any, TypeVar
@@ -16,12 +17,17 @@ from msgspec import UNSET, UnsetType
 
 from maestro.domain.errors import ValidationFailed
 from maestro.domain.models import (
+    AGENT_SESSION_ID_PATTERN,
+    PERMISSION_RULE_PATTERN,
+    AgentSessionId,
+    PermissionPolicy,
     SessionStatus,
     SpawnRole,
     SpawnSource,
     TaskPriority,
     TaskStatus,
     TimelineEventType,
+    Usage,
 )
 
 __all__ = ["UNSET", "UnsetType"]
@@ -51,12 +57,15 @@ class ProjectCreate(_Body):
     name: str
     working_dir: str = ""
     description: str = ""
+    permissions: PermissionPolicy = msgspec.field(default_factory=PermissionPolicy)
 
 
 class ProjectUpdate(_Body):
     name: str | UnsetType = UNSET
     working_dir: str | UnsetType = UNSET
     description: str | UnsetType = UNSET
+    # A whole policy: it replaces the stored one; fields left out take their defaults.
+    permissions: PermissionPolicy | UnsetType = UNSET
 
 
 class TimelineAppend(_Body, kw_only=True):
@@ -137,6 +146,9 @@ class SessionPatch(_Body):
     metadata: dict[str, Any] | UnsetType = UNSET
     task_ids: list[str] | UnsetType = UNSET
     events: list[SessionEventAppend] | UnsetType = UNSET
+    # The agent's final result: usage replaces the whole object, null clears it.
+    usage: Usage | UnsetType | None = UNSET
+    agent_session_id: AgentSessionId | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         _check_depth(self.metadata, "metadata")
@@ -170,6 +182,17 @@ _EXPECTED = re.compile(
     r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`(?: - at `\$(?P<at>[^`]*)`)?"
 )
 _ENUM = re.compile(r"Invalid enum value .* - at `\$(?P<at>[^`]*)`")
+_CONSTRAINT = re.compile(r"Expected `(?P<kind>\w+)` (?P<rule>.+) - at `\$(?P<at>[^`]*)`")
+# A broken bound, as msgspec states it: ``>= 0``, ``of length <= 200``.
+_BOUND = re.compile(r"(?P<length>of length )?(?P<op>[<>]=?) (?P<bound>\S+)")
+_BOUND_WORDS = {"<=": "at most", ">=": "at least", "<": "less than", ">": "more than"}
+# What a value matching each pattern is, for the message when one does not.
+_PATTERN_WORDS = {
+    PERMISSION_RULE_PATTERN: "a permission rule: a tool name, optionally followed by a "
+    "specifier in parentheses, such as Edit or Bash(npm test:*)",
+    AGENT_SESSION_ID_PATTERN: "an id of letters, digits, '_', '.', ':' or '-' "
+    "starting with a letter or digit",
+}
 _TYPE_WORDS = {
     "str": "a string",
     "int": "an integer",
@@ -185,15 +208,49 @@ def _field_path(at: str) -> str:
     return at.lstrip(".") or "body"
 
 
-def _allowed_values(model: type[msgspec.Struct], at: str) -> tuple[str, ...] | None:
-    """The Literal values of the top-level field named by a msgspec error path."""
-    name = at.lstrip(".").split(".")[0].split("[")[0]
+def _field_type(model: type[msgspec.Struct], name: str) -> Any:
     for field in msgspec.structs.fields(model):
         if field.encode_name == name:
-            hint = typing.get_type_hints(model)[field.name]
-            for arg in (hint, *typing.get_args(hint)):
-                if typing.get_origin(arg) is typing.Literal:
-                    return tuple(str(v) for v in typing.get_args(arg))
+            return typing.get_type_hints(model)[field.name]
+    return None
+
+
+def _struct_in(hint: Any) -> type[msgspec.Struct] | None:
+    """The Struct a field holds (directly, in an optional, or in a list), if any."""
+    for arg in (hint, *typing.get_args(hint)):
+        if isinstance(arg, type) and issubclass(arg, msgspec.Struct):
+            return arg
+        if typing.get_origin(arg) is list:
+            return _struct_in(typing.get_args(arg)[0])
+    return None
+
+
+def _allowed_values(model: type[msgspec.Struct], at: str) -> tuple[str, ...] | None:
+    """The Literal values of the field named by a msgspec error path (``.a[0].b``)."""
+    names = [part.split("[")[0] for part in at.lstrip(".").split(".")]
+    hint: Any = None
+    current: type[msgspec.Struct] | None = model
+    for name in names:
+        if current is None:
+            return None
+        hint = _field_type(current, name)
+        current = _struct_in(hint)
+    for arg in (hint, *typing.get_args(hint)):
+        if typing.get_origin(arg) is typing.Literal:
+            return tuple(str(v) for v in typing.get_args(arg))
+    return None
+
+
+def _broken_constraint(kind: str, rule: str) -> str | None:
+    """Our words for the rule of a msgspec constraint error (``Expected `int` >= 0``)."""
+    if rule.startswith("matching regex "):
+        pattern = ast.literal_eval(rule.removeprefix("matching regex "))  # msgspec shows its repr
+        return f"must be {_PATTERN_WORDS.get(pattern, f'a string matching {pattern}')}"
+    if m := _BOUND.fullmatch(rule):
+        bound = f"{_BOUND_WORDS[m['op']]} {m['bound'].removesuffix('.0')}"
+        if not m["length"]:
+            return f"must be {bound}"
+        return f"must be {bound} characters long" if kind == "str" else f"must have {bound} items"
     return None
 
 
@@ -218,6 +275,12 @@ def _readable(error: msgspec.ValidationError, model: type[msgspec.Struct]) -> tu
         if allowed:
             return f"{field} must be one of {', '.join(allowed)}", field
         return f"{field} has a value that is not allowed", field
+    if (m := _CONSTRAINT.fullmatch(text)) and (rule := _broken_constraint(m["kind"], m["rule"])):
+        field = _field_path(m["at"])
+        return f"{field} {rule}", field
+    if text.startswith("Number out of range - at `$"):
+        field = _field_path(text.rsplit("`$", 1)[1].rstrip("`"))
+        return f"{field} is out of range", field
     at = text.rsplit(" - at `$", 1)
     if len(at) == 1:  # a rule of our own (__post_init__) that names its field
         return text, "body"

@@ -27,3 +27,35 @@ class Health(msgspec.Struct, rename="camel"):
     counts: dict[str, int]
     latest_seq: int  # the last event's seq: where a fresh client's ?since= starts
     store_id: str  # names the event stream those seqs belong to (?storeId=)
+
+
+class UsageTotals(msgspec.Struct, rename="camel", kw_only=True):
+    """Sums of the numbers of sessions' ``usage`` (the model is listed apart)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+    turns: int = 0
+    duration_ms: int = 0
+    permission_denials: int = 0
+
+
+class TaskUsage(msgspec.Struct, rename="camel", kw_only=True):
+    """``GET /api/tasks/{id}/usage``: what the sessions of a task tree used."""
+
+    task_id: str
+    task_ids: list[str]  # the task, then its descendants breadth first
+    sessions: int  # distinct sessions with a usage, each counted once
+    usage: UsageTotals
+    models: list[str]
+
+
+class ProjectUsage(msgspec.Struct, rename="camel", kw_only=True):
+    """``GET /api/projects/{id}/usage``: what all of a project's sessions used."""
+
+    project_id: str
+    sessions: int
+    usage: UsageTotals
+    models: list[str]

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from maestro.domain.models import Project
 from maestro.domain.requests import ProjectCreate, ProjectUpdate
-from maestro.domain.responses import Deleted
+from maestro.domain.responses import Deleted, ProjectUsage
 from maestro.server.endpoint import Endpoint
 from maestro.server.http import answer, deleted, path_id, read_json, workspace
 
@@ -29,6 +29,15 @@ async def update_project(request: Request) -> Response:
     project_id = path_id(request, "id")
     body = await read_json(request, ProjectUpdate)
     return answer(await workspace(request).update_project(project_id, body))
+
+
+async def project_usage(request: Request) -> Response:
+    return answer(await workspace(request).project_usage(path_id(request, "id")))
+
+
+async def patch_project(request: Request) -> Response:
+    """PUT is the seed's verb for this partial update; PATCH is the one that says so."""
+    return await update_project(request)
 
 
 async def delete_project(request: Request) -> Response:
@@ -58,7 +67,16 @@ ENDPOINTS = [
         "PUT",
         "/api/projects/{id}",
         update_project,
-        "Update name, workingDir or description",
+        "Partial update of name, workingDir, description or permissions",
+        body=ProjectUpdate,
+        returns=Project,
+        errors=(400, 404, 413, 415),
+    ),
+    Endpoint(
+        "PATCH",
+        "/api/projects/{id}",
+        patch_project,
+        "The same partial update as PUT",
         body=ProjectUpdate,
         returns=Project,
         errors=(400, 404, 413, 415),
@@ -69,6 +87,14 @@ ENDPOINTS = [
         delete_project,
         "Delete a project that has no tasks or sessions",
         returns=Deleted,
+        errors=(400, 404),
+    ),
+    Endpoint(
+        "GET",
+        "/api/projects/{id}/usage",
+        project_usage,
+        "Usage of all the project's sessions, summed",
+        returns=ProjectUsage,
         errors=(400, 404),
     ),
 ]

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from maestro.domain.ids import check_id
 from maestro.domain.models import TASK_STATUSES, Task
 from maestro.domain.requests import TaskCreate, TaskPatch, TimelineAppend
-from maestro.domain.responses import Deleted
+from maestro.domain.responses import Deleted, TaskUsage
 from maestro.server.endpoint import Endpoint, Query
 from maestro.server.http import (
     answer,
@@ -66,6 +66,10 @@ async def append_timeline(request: Request) -> Response:
 
 async def children(request: Request) -> Response:
     return answer(await workspace(request).children(path_id(request, "id")))
+
+
+async def task_usage(request: Request) -> Response:
+    return answer(await workspace(request).task_usage(path_id(request, "id")))
 
 
 ENDPOINTS = [
@@ -134,6 +138,14 @@ ENDPOINTS = [
         children,
         "Direct child tasks",
         returns=list[Task],
+        errors=(400, 404),
+    ),
+    Endpoint(
+        "GET",
+        "/api/tasks/{id}/usage",
+        task_usage,
+        "Usage of the sessions of the task and all its descendants, each session once",
+        returns=TaskUsage,
         errors=(400, 404),
     ),
 ]

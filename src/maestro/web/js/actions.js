@@ -29,8 +29,9 @@ export class Actions {
     return project;
   }
 
+  /** `fields.permissions`, when given, replaces the whole policy. */
   async updateProject(id, fields) {
-    this.model.putProject(await api.put(paths.project(id), fields));
+    this.model.putProject(await api.patch(paths.project(id), fields));
   }
 
   async deleteProject(id) {

@@ -7,6 +7,7 @@ import { fill, h } from "./dom.js";
 import { LiveFeed } from "./live.js";
 import { navigate, parseRoute } from "./router.js";
 import { Model } from "./state.js";
+import { UsageTotals } from "./usage.js";
 import { Board } from "./views/board.js";
 import { ConnectionIndicator } from "./views/connection.js";
 import { deleteProjectDialog, projectDialog, taskDialog } from "./views/forms.js";
@@ -21,6 +22,7 @@ const $ = (id) => document.getElementById(id);
 const model = new Model();
 const notices = new Notices($("notices"));
 const actions = new Actions(model, notices);
+const usage = new UsageTotals(notices);
 let route = parseRoute(window.location.hash);
 let shownTaskId = null;
 
@@ -36,7 +38,7 @@ const sidebar = new Sidebar($("sidebar"), {
 });
 const board = new Board(actions);
 const sessions = new SessionsView(actions);
-const detail = new TaskDetail($("detail"), { model, actions, notices });
+const detail = new TaskDetail($("detail"), { model, actions, notices, usage });
 const main = $("main");
 const mainHeader = h("div", { class: "main-header" });
 const mainContent = h("div", { class: "main-content" });
@@ -81,6 +83,7 @@ function renderMain() {
   fill(
     mainHeader,
     projectHeader(project, route, {
+      usage: usage.forProject(project),
       onNewTask: () => taskDialog(actions, model, { projectId: project.id }),
     }),
   );
@@ -112,6 +115,7 @@ function scheduleRender() {
 }
 
 async function reload() {
+  usage.invalidate();
   try {
     await model.reload();
   } catch (err) {
@@ -121,7 +125,10 @@ async function reload() {
 
 const indicator = new ConnectionIndicator($("connection"), () => live.reconnectNow());
 const live = new LiveFeed({
-  onEvent: (message) => model.handle(message),
+  onEvent: (message) => {
+    usage.handle(message);
+    model.handle(message);
+  },
   onResync: reload,
   onState: (state, info) => indicator.show(state, info),
 });
@@ -130,6 +137,7 @@ async function start() {
   // Nothing fails silently: an error no view caught still reaches the user.
   window.addEventListener("unhandledrejection", (event) => notices.error("Something went wrong", event.reason));
   model.addEventListener("change", scheduleRender);
+  usage.addEventListener("change", scheduleRender);
   window.addEventListener("hashchange", () => {
     route = parseRoute(window.location.hash);
     render();

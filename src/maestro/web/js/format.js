@@ -60,3 +60,63 @@ export function ago(ms) {
 export function absolute(ms) {
   return ms ? new Date(ms).toLocaleString() : "";
 }
+
+// -- usage and permissions -----------------------------------------------------
+
+export const PERMISSION_MODES = [
+  ["default", "Default", "Asks before edits and before commands the rules do not allow."],
+  ["acceptEdits", "Accept edits", "Edits files without asking; commands follow the rules."],
+  ["plan", "Plan", "Read-only: the agent plans and changes nothing."],
+  ["bypassPermissions", "Bypass permissions (dangerous)", "Runs every command without asking."],
+];
+
+const numbers = new Intl.NumberFormat();
+const compact = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
+
+/** 12,345 */
+export function count(n) {
+  return numbers.format(n ?? 0);
+}
+
+/** Dollars to the hundredth of a cent, $0.0123: one turn can cost less than a cent. */
+export function cost(usd) {
+  return usd == null ? "—" : `$${usd.toFixed(4)}`;
+}
+
+/** 4.2s, 3m 05s, 1h 02m 03s */
+export function duration(ms) {
+  if (ms == null) return "—";
+  if (ms < 60000) return `${(ms / 1000).toFixed(1)}s`;
+  const whole = Math.round(ms / 1000);
+  const hours = Math.floor(whole / 3600);
+  const minutes = String(Math.floor((whole % 3600) / 60)).padStart(2, "0");
+  const seconds = String(whole % 60).padStart(2, "0");
+  return hours ? `${hours}h ${minutes}m ${seconds}s` : `${Number(minutes)}m ${seconds}s`;
+}
+
+/** Every token the agent read or wrote, cache included. */
+export function totalTokens(usage) {
+  return (
+    (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0) + (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0)
+  );
+}
+
+/** "45.6K tokens", short enough for a header. */
+export function tokensShort(usage) {
+  return `${compact.format(totalTokens(usage))} tokens`;
+}
+
+/** "1,234 in · 567 out · 8,900 cache read · 120 cache write" */
+export function tokenBreakdown(usage) {
+  return [
+    `${count(usage.inputTokens)} in`,
+    `${count(usage.outputTokens)} out`,
+    `${count(usage.cacheReadTokens)} cache read`,
+    `${count(usage.cacheWriteTokens)} cache write`,
+  ].join(" · ");
+}
+
+/** Whether a usage object (a session's or a roll-up's) records anything spent. */
+export function spent(usage) {
+  return Boolean(usage && (totalTokens(usage) || usage.costUsd || usage.turns));
+}

@@ -1,9 +1,10 @@
 // The create / edit / delete / spawn dialogs of each entity.
 
 import { h } from "../dom.js";
-import { PRIORITIES, TASK_STATUSES } from "../format.js";
+import { PERMISSION_MODES, PRIORITIES, TASK_STATUSES } from "../format.js";
 import { checkboxGroup, confirmDialog, openDialog, selectField, textArea, textField } from "./dialogs.js";
 
+/** New project, or edit `project` with its permission policy. */
 export function projectDialog(actions, project = null) {
   return openDialog({
     title: project ? `Edit project ${project.name}` : "New project",
@@ -18,10 +19,70 @@ export function projectDialog(actions, project = null) {
         testid: "project-working-dir",
       }),
       textArea("Description", "description", { value: project?.description ?? "", rows: 3, testid: "project-description" }),
+      project
+        ? permissionsFields(project.permissions)
+        : h(
+            "p",
+            { class: "hint", "data-testid": "project-permissions-note" },
+            "Agents get the default permissions; edit the project to change them.",
+          ),
     ],
-    onSubmit: (values) =>
-      project ? actions.updateProject(project.id, values) : actions.createProject(values),
+    onSubmit: ({ mode, allow, deny, ...fields }) =>
+      project
+        ? actions.updateProject(project.id, { ...fields, permissions: { mode, allow: rules(allow), deny: rules(deny) } })
+        : actions.createProject(fields),
   });
+}
+
+/**
+ * What the project's agents may do without asking: the mode, and Claude Code
+ * permission rules one per line. Saved as a whole policy with the project.
+ */
+function permissionsFields(policy = {}) {
+  const mode = policy.mode ?? "acceptEdits";
+  const explain = h("p", { class: "hint", "data-testid": "permissions-mode-hint" });
+  const modeField = selectField(
+    "Mode",
+    "mode",
+    PERMISSION_MODES.map(([value, text]) => [value, text]),
+    { value: mode, testid: "permissions-mode" },
+  );
+  const control = modeField.querySelector("select");
+  const showExplanation = () => {
+    const [value, , text] = PERMISSION_MODES.find(([v]) => v === control.value) ?? [control.value, "", ""];
+    explain.textContent = text;
+    explain.classList.toggle("danger-text", value === "bypassPermissions");
+  };
+  control.addEventListener("change", showExplanation);
+  modeField.append(explain);
+  showExplanation();
+  return h(
+    "fieldset",
+    { class: "field permissions", "data-testid": "project-permissions" },
+    h("legend", {}, "Permissions"),
+    h("p", { class: "hint" }, "What agents may do without asking. A deny rule wins over an allow rule."),
+    modeField,
+    textArea("Allowed rules", "allow", {
+      value: (policy.allow ?? []).join("\n"),
+      rows: 5,
+      hint: "One per line, e.g. Bash(npm test:*), Edit, WebFetch(domain:example.com).",
+      testid: "permissions-allow",
+    }),
+    textArea("Denied rules", "deny", {
+      value: (policy.deny ?? []).join("\n"),
+      rows: 3,
+      hint: "One per line, e.g. Bash(git push:*).",
+      testid: "permissions-deny",
+    }),
+  );
+}
+
+/** A textarea's rules: one per line, blank lines ignored. */
+function rules(text) {
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
 }
 
 export function deleteProjectDialog(actions, project) {

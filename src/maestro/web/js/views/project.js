@@ -1,9 +1,12 @@
-// The header of the main area: the selected project, its views and "New task".
+// The header of the main area: the selected project, what its agents spent, its
+// views and "New task".
 
 import { h } from "../dom.js";
+import { cost, count, spent, tokenBreakdown, tokensShort } from "../format.js";
 import { href } from "../router.js";
 
-export function projectHeader(project, route, { onNewTask }) {
+/** `usage` is the project's roll-up (GET /api/projects/:id/usage), or null while it loads. */
+export function projectHeader(project, route, { usage, onNewTask }) {
   const tab = (text, view) =>
     h(
       "a",
@@ -24,6 +27,7 @@ export function projectHeader(project, route, { onNewTask }) {
       { class: "project-heading" },
       h("h1", { "data-testid": "project-title" }, project.name),
       project.workingDir ? h("code", { class: "working-dir", title: "Working directory" }, project.workingDir) : null,
+      usageSummary(usage),
     ),
     project.description ? h("p", { class: "project-description muted" }, project.description) : null,
     h(
@@ -42,6 +46,21 @@ export function projectHeader(project, route, { onNewTask }) {
         "+ New task",
       ),
     ),
+  );
+}
+
+function usageSummary(rollup) {
+  if (!spent(rollup?.usage)) return null;
+  const { usage, sessions } = rollup;
+  return h(
+    "span",
+    {
+      class: "project-usage muted",
+      "data-testid": "project-usage",
+      title: `${tokenBreakdown(usage)} tokens · ${count(usage.turns)} turns · ${sessions} session(s)`,
+    },
+    h("strong", {}, cost(usage.costUsd)),
+    ` · ${tokensShort(usage)}`,
   );
 }
 

@@ -1,8 +1,9 @@
 // The sessions of a project: status, role, agent, tasks, start and last
-// activity, and each session's events; "Active only" hides finished ones.
+// activity, what the agent spent (once it reported), and each session's events;
+// "Active only" hides finished ones.
 
 import { fill, h } from "../dom.js";
-import { absolute, ago, label } from "../format.js";
+import { absolute, ago, cost, count, duration, label, tokenBreakdown } from "../format.js";
 import { href } from "../router.js";
 import { deleteSessionDialog } from "./forms.js";
 
@@ -116,13 +117,37 @@ export class SessionsView {
         item("Last activity", h("time", { title: absolute(session.lastActivity) }, ago(session.lastActivity)), "session-last-activity"),
         item("Id", h("code", {}, session.id)),
       ),
+      usageList(session),
       details,
     );
   }
 }
 
-function item(term, value, testid) {
-  return h("div", {}, h("dt", {}, term), h("dd", { "data-testid": testid }, value));
+/** Tokens, cost, turns, duration, model and the agent's own session id, when known. */
+function usageList(session) {
+  const usage = session.usage;
+  if (!usage && !session.agentSessionId) return null;
+  return h(
+    "dl",
+    { class: "session-meta session-usage", "data-testid": "session-usage" },
+    usage
+      ? [
+          item("Cost", cost(usage.costUsd), "session-cost"),
+          item("Tokens", tokenBreakdown(usage), "session-tokens", "wide"),
+          item("Turns", count(usage.turns), "session-turns"),
+          item("Duration", duration(usage.durationMs), "session-duration"),
+          item("Model", usage.model ?? "—", "session-model"),
+          usage.permissionDenials
+            ? item("Permission denials", count(usage.permissionDenials), "session-denials")
+            : null,
+        ]
+      : null,
+    session.agentSessionId ? item("Agent session", h("code", {}, session.agentSessionId), "session-agent-session") : null,
+  );
+}
+
+function item(term, value, testid, className) {
+  return h("div", { class: className }, h("dt", {}, term), h("dd", { "data-testid": testid }, value));
 }
 
 function summarize(data) {

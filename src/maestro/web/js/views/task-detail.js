@@ -1,10 +1,24 @@
-// The task detail panel: fields, subtasks checklist, dependencies, child tasks,
-// linked sessions, spawn, and the timeline (newest first). The panel's frame and
+// The task detail panel: fields, what its agents spent (with its child tasks'),
+// subtasks checklist, dependencies, child tasks, linked sessions, spawn, and the
+// timeline (newest first). The panel's frame and
 // its input forms are built once per task, so a live update never wipes what
 // the user is typing; the lists inside are redrawn when the task changes.
 
 import { fill, h, select } from "../dom.js";
-import { PRIORITIES, TASK_STATUSES, TIMELINE_TYPES, absolute, ago, label } from "../format.js";
+import {
+  PRIORITIES,
+  TASK_STATUSES,
+  TIMELINE_TYPES,
+  absolute,
+  ago,
+  cost,
+  count,
+  duration,
+  label,
+  spent,
+  tokenBreakdown,
+  tokensShort,
+} from "../format.js";
 import { href, navigate } from "../router.js";
 import { deleteTaskDialog, spawnDialog, taskDialog } from "./forms.js";
 
@@ -15,11 +29,12 @@ const NOTE_TYPES = [
 ];
 
 export class TaskDetail {
-  constructor(root, { model, actions, notices }) {
+  constructor(root, { model, actions, notices, usage }) {
     this.root = root;
     this.model = model;
     this.actions = actions;
     this.notices = notices;
+    this.usageTotals = usage;
     this.taskId = null;
     this.signature = null;
     root.addEventListener("keydown", (event) => {
@@ -61,6 +76,8 @@ export class TaskDetail {
     if (opened) {
       this.taskId = task.id;
       this.signature = null;
+      this.shownUsage = undefined;
+      this.usageTotals.refreshTask(task.id);
       this.build(task);
     }
     this.update(task);
@@ -93,6 +110,7 @@ export class TaskDetail {
       PRIORITIES,
     );
     this.dates = h("p", { class: "detail-dates muted" });
+    this.usage = h("p", { class: "detail-usage", "data-testid": "detail-usage", hidden: true });
     this.parent = h("p", { class: "detail-parent" });
     this.description = h("div", { class: "description", "data-testid": "detail-description" });
     this.prompt = h("details", { class: "initial-prompt" });
@@ -145,6 +163,7 @@ export class TaskDetail {
       ),
       this.parent,
       this.dates,
+      this.usage,
       this.description,
       this.prompt,
       section("Subtasks", this.subtaskCount, this.subtasks, this.subtaskForm()),
@@ -256,6 +275,7 @@ export class TaskDetail {
   // -- the contents, redrawn when they changed --------------------------------
 
   update(task) {
+    this.renderUsage(task);
     const model = this.model;
     const sessions = model.sessionsFor(task);
     const children = model.childrenOf(task.id);
@@ -297,6 +317,29 @@ export class TaskDetail {
       sessions.length ? sessions.map((s) => this.sessionItem(task, s)) : empty("No sessions yet. Spawn a worker to start one."),
     );
     this.renderTimeline(task);
+  }
+
+  /** "Usage: $0.0123 · 12.3K tokens · 7 turns · …" for the task and its descendants. */
+  renderUsage(task) {
+    const rollup = this.usageTotals.forTask(task);
+    if (rollup === this.shownUsage) return;
+    this.shownUsage = rollup;
+    const usage = rollup?.usage;
+    this.usage.hidden = !spent(usage);
+    if (this.usage.hidden) return;
+    const tasks = rollup.taskIds.length;
+    fill(
+      this.usage,
+      h("span", { class: "detail-usage-label" }, "Usage "),
+      h("strong", { "data-testid": "detail-usage-cost" }, cost(usage.costUsd)),
+      h("span", { title: `${tokenBreakdown(usage)} tokens` }, ` · ${tokensShort(usage)}`),
+      ` · ${count(usage.turns)} turns · ${duration(usage.durationMs)}`,
+      h(
+        "span",
+        { class: "muted", "data-testid": "detail-usage-scope" },
+        ` · ${rollup.sessions} session(s) in ${tasks} task(s)${tasks > 1 ? " incl. child tasks" : ""}`,
+      ),
+    );
   }
 
   renderSubtasks(task) {
