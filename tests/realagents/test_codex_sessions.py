@@ -136,3 +136,26 @@ def test_a_codex_model_that_answers_400_fails_the_session(
     (exited,) = events_of(session, "agent_exited")
     assert exited["exitCode"] != 0
     assert "fake openai refuses" in exited["reason"]
+
+
+def test_a_brief_of_140_kb_reaches_codex(
+    server: RunningServer,
+    http: httpx.Client,
+    codex_bin: Path,
+    fake_openai: FakeOpenAI,
+    agent_home: Path,
+    workdir: Path,
+    tmp_path: Path,
+) -> None:
+    project, task = make_task(http, workdir, "Huge spec")
+    description = "".join(f"Requirement {i}: keep the API stable.\n" for i in range(4000))
+    assert len(description.encode()) > 140_000
+    ok(http.patch(f"/api/tasks/{task['id']}", json={"description": description + "END-OF-SPEC"}))
+    fake_openai.add(shell('maestro report complete "read it all"'), Reply("Read it."))
+    runner = codex_runner(server, "pty", codex_bin, fake_openai, agent_home, tmp_path)
+    with running(runner):
+        session = wait_for_session(http, spawn_codex(http, project, task), runner)
+
+    assert session["status"] == "completed", runner.log()
+    assert "END-OF-SPEC" in fake_openai.all_text()
+    assert ok(http.get(f"/api/tasks/{task['id']}"))["status"] == "completed"

@@ -82,6 +82,7 @@ class Guarded:
         bodies: dict[str, dict[str, Any]] = {
             "POST /api/projects": {"name": "n"},
             "PUT /api/projects/{id}": {"name": "n"},
+            "PATCH /api/projects/{id}": {"name": "n"},
             "POST /api/tasks": {"projectId": self.ids["project"], "title": "t"},
             "PATCH /api/tasks/{id}": {"title": "t"},
             "POST /api/tasks/{id}/timeline": {"message": "m"},
