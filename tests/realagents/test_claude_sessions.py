@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +51,28 @@ def maestro_home(tmp_path: Path) -> Path:
     return tmp_path / "maestro-home"
 
 
+StartRunner = Callable[..., Runner]
+
+
+@pytest.fixture
 def claude_runner(
     server: RunningServer,
-    launcher: str,
     maestro_home: Path,
     claude_bin: Path,
-    fake: FakeAnthropic,
+    fake_anthropic: FakeAnthropic,
     agent_home: Path,
     tmp_path: Path,
-) -> Runner:
+) -> StartRunner:
     """The runner as a user starts it: by path, nothing activated, ``claude`` on
     PATH, and the agent's credentials (the fake's URL and key) in its environment
     only: the server never has them."""
-    env = claude_environment(fake.url, agent_home)
-    env["PATH"] = bare_path(claude_bin.parent)
-    return Runner(server, launcher, maestro_home, env, tmp_path / "runner.log")
+
+    def make(launcher: str = "pty") -> Runner:
+        env = claude_environment(fake_anthropic.url, agent_home)
+        env["PATH"] = bare_path(claude_bin.parent)
+        return Runner(server, launcher, maestro_home, env, tmp_path / "runner.log")
+
+    return make
 
 
 def make_project(http: httpx.Client, workdir: Path, **extra: Any) -> Any:
@@ -89,12 +96,10 @@ def test_a_claude_worker_does_its_task_and_reports_it(
     launcher: str,
     server: RunningServer,
     http: httpx.Client,
-    claude_bin: Path,
     fake_anthropic: FakeAnthropic,
-    agent_home: Path,
     workdir: Path,
     maestro_home: Path,
-    tmp_path: Path,
+    claude_runner: StartRunner,
 ) -> None:
     project = make_project(http, workdir)
     task = make_task(http, project, "Add a greeting", description="Write hello.txt.")
@@ -106,9 +111,7 @@ def test_a_claude_worker_does_its_task_and_reports_it(
         bash('maestro report complete "hello.txt written"'),
         Reply("Wrote hello.txt and reported."),
     )
-    runner = claude_runner(
-        server, launcher, maestro_home, claude_bin, fake_anthropic, agent_home, tmp_path
-    )
+    runner = claude_runner(launcher)
     with running(runner):
         session_id = spawn(http, project, task)
         session = wait_for_session(http, session_id, runner)
@@ -160,12 +163,10 @@ def test_a_claude_worker_does_its_task_and_reports_it(
 def test_usage_is_rolled_up_per_task_tree_and_project(
     server: RunningServer,
     http: httpx.Client,
-    claude_bin: Path,
     fake_anthropic: FakeAnthropic,
-    agent_home: Path,
     workdir: Path,
     maestro_home: Path,
-    tmp_path: Path,
+    claude_runner: StartRunner,
 ) -> None:
     project = make_project(http, workdir)
     parent = make_task(http, project, "Parent")
@@ -176,9 +177,7 @@ def test_usage_is_rolled_up_per_task_tree_and_project(
         bash('maestro report complete "child done"'),
         Reply("Child done.", usage=Usage(2000, 70)),
     )
-    runner = claude_runner(
-        server, "pty", maestro_home, claude_bin, fake_anthropic, agent_home, tmp_path
-    )
+    runner = claude_runner("pty")
     with running(runner):
         first = wait_for_session(http, spawn(http, project, parent), runner)
         second = wait_for_session(http, spawn(http, project, child), runner)
@@ -200,21 +199,17 @@ def test_usage_is_rolled_up_per_task_tree_and_project(
 def test_a_brief_of_140_kb_reaches_claude(
     server: RunningServer,
     http: httpx.Client,
-    claude_bin: Path,
     fake_anthropic: FakeAnthropic,
-    agent_home: Path,
     workdir: Path,
     maestro_home: Path,
-    tmp_path: Path,
+    claude_runner: StartRunner,
 ) -> None:
     description = "".join(f"Requirement {i}: keep the API stable.\n" for i in range(4000))
     assert len(description.encode()) > 140_000
     project = make_project(http, workdir)
     task = make_task(http, project, "Huge spec", description=description + "END-OF-SPEC")
     fake_anthropic.add(bash('maestro report complete "read it all"'), Reply("Read it."))
-    runner = claude_runner(
-        server, "pty", maestro_home, claude_bin, fake_anthropic, agent_home, tmp_path
-    )
+    runner = claude_runner("pty")
     with running(runner):
         session = wait_for_session(http, spawn(http, project, task), runner)
 
@@ -227,19 +222,15 @@ def test_a_brief_of_140_kb_reaches_claude(
 def test_a_model_that_answers_400_fails_the_session_and_session_wait(
     server: RunningServer,
     http: httpx.Client,
-    claude_bin: Path,
     fake_anthropic: FakeAnthropic,
-    agent_home: Path,
     workdir: Path,
     maestro_home: Path,
-    tmp_path: Path,
+    claude_runner: StartRunner,
 ) -> None:
     project = make_project(http, workdir)
     task = make_task(http, project, "Doomed")
     fake_anthropic.add(HttpError(400, "fake model refuses", times=50))
-    runner = claude_runner(
-        server, "pty", maestro_home, claude_bin, fake_anthropic, agent_home, tmp_path
-    )
+    runner = claude_runner("pty")
     with running(runner):
         session_id = spawn(http, project, task)
         # Waiting as fast as a script can: the session never looks completed.
@@ -259,12 +250,10 @@ def test_a_model_that_answers_400_fails_the_session_and_session_wait(
 def test_a_session_whose_reports_all_fail_is_not_a_success(
     server: RunningServer,
     http: httpx.Client,
-    claude_bin: Path,
     fake_anthropic: FakeAnthropic,
-    agent_home: Path,
     workdir: Path,
     maestro_home: Path,
-    tmp_path: Path,
+    claude_runner: StartRunner,
 ) -> None:
     project = make_project(http, workdir)
     task = make_task(http, project, "Reports go nowhere")
@@ -274,9 +263,7 @@ def test_a_session_whose_reports_all_fail_is_not_a_success(
         bash('maestro report complete "done" --task task_1_nosuchtask'),
         Reply("Finished."),
     )
-    runner = claude_runner(
-        server, "pty", maestro_home, claude_bin, fake_anthropic, agent_home, tmp_path
-    )
+    runner = claude_runner("pty")
     with running(runner):
         session_id = spawn(http, project, task)
         session = wait_for_session(http, session_id, runner)
@@ -296,12 +283,10 @@ def _terminal_text(home: Path, session_id: str) -> str:
 def test_the_policy_lets_tests_run_and_refuses_what_it_denies_by_name(
     server: RunningServer,
     http: httpx.Client,
-    claude_bin: Path,
     fake_anthropic: FakeAnthropic,
-    agent_home: Path,
     workdir: Path,
     maestro_home: Path,
-    tmp_path: Path,
+    claude_runner: StartRunner,
 ) -> None:
     (workdir / "check.sh").write_text("echo all-checks-passed\n")
     policy = {"mode": "acceptEdits", "allow": ["Bash(sh check.sh:*)"], "deny": ["Bash(curl:*)"]}
@@ -314,9 +299,7 @@ def test_the_policy_lets_tests_run_and_refuses_what_it_denies_by_name(
         bash('maestro report complete "checks pass"'),
         Reply("Done."),
     )
-    runner = claude_runner(
-        server, "pty", maestro_home, claude_bin, fake_anthropic, agent_home, tmp_path
-    )
+    runner = claude_runner("pty")
     with running(runner):
         session = wait_for_session(http, spawn(http, project, task), runner)
 

@@ -7,7 +7,7 @@ runner's environment only)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +36,25 @@ def http(server: RunningServer) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture
 def codex_runner(
     server: RunningServer,
-    launcher: str,
     codex_bin: Path,
-    fake: FakeOpenAI,
+    fake_openai: FakeOpenAI,
     agent_home: Path,
     tmp_path: Path,
-) -> Runner:
-    env = codex_environment(fake.url, agent_home)
-    node = shutil.which("node")
-    assert node is not None, "the Codex CLI's launcher runs on node"
-    env["PATH"] = bare_path(codex_bin.parent, Path(node).parent)
-    return Runner(server, launcher, tmp_path / "maestro-home", env, tmp_path / "runner.log")
+) -> Callable[..., Runner]:
+    """The runner as a user starts it, ``codex`` (and the node it runs on) on PATH,
+    its base URL and key in ``$CODEX_HOME`` and the runner's environment only."""
+
+    def make(launcher: str = "pty") -> Runner:
+        env = codex_environment(fake_openai.url, agent_home)
+        node = shutil.which("node")
+        assert node is not None, "the Codex CLI's launcher runs on node"
+        env["PATH"] = bare_path(codex_bin.parent, Path(node).parent)
+        return Runner(server, launcher, tmp_path / "maestro-home", env, tmp_path / "runner.log")
+
+    return make
 
 
 def make_task(http: httpx.Client, workdir: Path, title: str) -> tuple[Any, Any]:
@@ -69,11 +75,9 @@ def test_a_codex_worker_does_its_task_and_reports_it(
     launcher: str,
     server: RunningServer,
     http: httpx.Client,
-    codex_bin: Path,
     fake_openai: FakeOpenAI,
-    agent_home: Path,
     workdir: Path,
-    tmp_path: Path,
+    codex_runner: Callable[..., Runner],
 ) -> None:
     project, task = make_task(http, workdir, "Write hello.txt")
     fake_openai.add(
@@ -82,7 +86,7 @@ def test_a_codex_worker_does_its_task_and_reports_it(
         shell('maestro report complete "hello.txt written by codex"'),
         Reply("Wrote hello.txt.", usage=Usage(300, 40)),
     )
-    runner = codex_runner(server, launcher, codex_bin, fake_openai, agent_home, tmp_path)
+    runner = codex_runner(launcher)
     with running(runner):
         session_id = spawn_codex(http, project, task)
         session = wait_for_session(http, session_id, runner)
@@ -117,15 +121,13 @@ def test_a_codex_worker_does_its_task_and_reports_it(
 def test_a_codex_model_that_answers_400_fails_the_session(
     server: RunningServer,
     http: httpx.Client,
-    codex_bin: Path,
     fake_openai: FakeOpenAI,
-    agent_home: Path,
     workdir: Path,
-    tmp_path: Path,
+    codex_runner: Callable[..., Runner],
 ) -> None:
     project, task = make_task(http, workdir, "Doomed")
     fake_openai.add(HttpError(400, "fake openai refuses", times=20))
-    runner = codex_runner(server, "pty", codex_bin, fake_openai, agent_home, tmp_path)
+    runner = codex_runner("pty")
     with running(runner):
         session_id = spawn_codex(http, project, task)
         session = wait_for_session(http, session_id, runner)
@@ -141,18 +143,16 @@ def test_a_codex_model_that_answers_400_fails_the_session(
 def test_a_brief_of_140_kb_reaches_codex(
     server: RunningServer,
     http: httpx.Client,
-    codex_bin: Path,
     fake_openai: FakeOpenAI,
-    agent_home: Path,
     workdir: Path,
-    tmp_path: Path,
+    codex_runner: Callable[..., Runner],
 ) -> None:
     project, task = make_task(http, workdir, "Huge spec")
     description = "".join(f"Requirement {i}: keep the API stable.\n" for i in range(4000))
     assert len(description.encode()) > 140_000
     ok(http.patch(f"/api/tasks/{task['id']}", json={"description": description + "END-OF-SPEC"}))
     fake_openai.add(shell('maestro report complete "read it all"'), Reply("Read it."))
-    runner = codex_runner(server, "pty", codex_bin, fake_openai, agent_home, tmp_path)
+    runner = codex_runner("pty")
     with running(runner):
         session = wait_for_session(http, spawn_codex(http, project, task), runner)
 
