@@ -162,9 +162,15 @@ class MaestroServer:
     """
 
     def __init__(
-        self, data_dir: Path, log_dir: Path, port: int | None = None, ready_timeout: float = 120.0
+        self,
+        data_dir: Path,
+        log_dir: Path,
+        port: int | None = None,
+        ready_timeout: float = 120.0,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self.extra_env = env or {}
         self.ready_timeout = ready_timeout
         self.port = port or free_port()
         self.log_path = log_dir / f"server-{self.port}.log"
@@ -188,6 +194,7 @@ class MaestroServer:
     def launch(self) -> None:
         """Start the process without waiting for it (``started_at`` is just before)."""
         env = {k: v for k, v in os.environ.items() if k not in SERVER_ENVIRONMENT}
+        env.update(self.extra_env)
         command = [
             sys.executable,
             "-m",

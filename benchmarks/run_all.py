@@ -6,7 +6,7 @@ is 0 when every target was met, 1 otherwise.
 
 Usage::
 
-    .venv/bin/python benchmarks/run_all.py           # about 4 minutes
+    .venv/bin/python benchmarks/run_all.py           # about 5 minutes
     .venv/bin/python benchmarks/run_all.py --quick   # shorter runs, rougher figures
 """
 
@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+import cli_startup
 import http_bench
 import startup
 import ws_fanout
@@ -29,6 +30,7 @@ _QUICK_ARGS: dict[str, list[str]] = {
     "http_bench": ["-d", "2s"],
     "ws_fanout": ["--events", "50"],
     "startup": ["--repeat", "1"],
+    "cli_startup": ["--rounds", "5"],
 }
 
 
@@ -37,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs (rougher figures)")
     parser.add_argument(
         "--only",
-        default="http_bench,ws_fanout,startup",
-        help="comma-separated subset of http_bench,ws_fanout,startup",
+        default="http_bench,ws_fanout,startup,cli_startup",
+        help="comma-separated subset of http_bench,ws_fanout,startup,cli_startup",
     )
     options = parser.parse_args(argv)
     stop_on_sigterm()
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         "http_bench": (http_bench.parse_args, http_bench.measure),
         "ws_fanout": (ws_fanout.parse_args, ws_fanout.measure),
         "startup": (startup.parse_args, startup.measure),
+        "cli_startup": (cli_startup.parse_args, cli_startup.measure),
     }
     checks: list[Check] = []
     started = time.perf_counter()

@@ -101,7 +101,7 @@ def _task(i: int, projects: int, tasks_in_target: int, match: int) -> Task:
     parent = task_id(i - projects) if position % 5 == 4 else None
     words = " ".join(_WORDS[(i + n) % len(_WORDS)] for n in range(24))
     subtasks = (
-        [
+        tuple(
             Subtask(
                 id=f"sub_{at}_{i:07d}{n:02d}",
                 task_id=task_id(i),
@@ -111,9 +111,9 @@ def _task(i: int, projects: int, tasks_in_target: int, match: int) -> Task:
                 updated_at=at,
             )
             for n in range(3)
-        ]
+        )
         if i % 10 == 0
-        else []
+        else ()
     )
     return Task(
         id=task_id(i),
@@ -124,7 +124,7 @@ def _task(i: int, projects: int, tasks_in_target: int, match: int) -> Task:
         status=status,
         priority=_PRIORITIES[i % len(_PRIORITIES)],  # type: ignore[arg-type]
         subtasks=subtasks,
-        timeline=[TimelineEvent(id=f"evt_{at}_{i:09d}", type="created", timestamp=at)],
+        timeline=(TimelineEvent(id=f"evt_{at}_{i:09d}", type="created", timestamp=at),),
         created_at=at,
         updated_at=at,
         started_at=at if status != "pending" else None,

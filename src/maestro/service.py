@@ -4,6 +4,9 @@ Every mutation runs in one store transaction: it reads what it needs, checks the
 request against the stored state, stages the new versions of every entity it
 touches, and emits its events in the documented order. Nothing is written when a
 check fails, and events reach clients only after the store has committed.
+Entities are frozen (``domain.models``): a change is a new version, made with
+``msgspec.structs.replace`` by the small functions below, and a version once read
+stays as it was for whoever holds it.
 
 Invariants kept here:
 - task T lists session S in ``sessionIds`` exactly when S lists T in ``taskIds``;
@@ -23,7 +26,7 @@ from __future__ import annotations
 import math
 import socket
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -52,9 +55,12 @@ from maestro.domain.models import (
     Project,
     Session,
     SessionEvent,
+    SessionStatus,
     Subtask,
     Task,
+    TaskStatus,
     TimelineEvent,
+    TimelineEventType,
     Usage,
 )
 from maestro.domain.requests import (
@@ -81,80 +87,126 @@ def _text(value: str, field: str) -> str:
     return trimmed
 
 
-def _unique(ids: list[str]) -> list[str]:
-    return list(dict.fromkeys(ids))
+def _unique(ids: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(ids))
 
 
-def _editable_task(task: Task) -> Task:
-    """A copy whose lists may be changed without touching the committed version."""
-    return replace(
-        task,
-        session_ids=list(task.session_ids),
-        skill_ids=list(task.skill_ids),
-        agent_ids=list(task.agent_ids),
-        dependencies=list(task.dependencies),
-        subtasks=list(task.subtasks),
-        timeline=list(task.timeline),
-    )
+def _without(ids: tuple[str, ...], unwanted: str) -> tuple[str, ...]:
+    return tuple(i for i in ids if i != unwanted)
 
 
-def _editable_session(session: Session) -> Session:
-    return replace(
-        session,
-        task_ids=list(session.task_ids),
-        env=dict(session.env),
-        events=list(session.events),
-        metadata=dict(session.metadata),
-    )
+def _sent(body: msgspec.Struct, names: Iterable[str]) -> dict[str, Any]:
+    """Those of the fields ``names`` that a partial update sets (not ``UNSET``)."""
+    values = {name: getattr(body, name) for name in names}
+    return {name: value for name, value in values.items() if value is not UNSET}
+
+
+# -- new versions --------------------------------------------------------------
+# Entities are frozen: each function here returns a new version and leaves the
+# one it was given as it was.
 
 
 def _timeline(
-    kind: Any, at: int, message: str | None = None, session_id: str | None = None
+    kind: TimelineEventType, at: int, message: str | None = None, session_id: str | None = None
 ) -> TimelineEvent:
     return TimelineEvent(
         id=new_id("evt"), type=kind, timestamp=at, message=message, session_id=session_id
     )
 
 
-def _touch(task: Task) -> None:
-    task.updated_at = later_than(task.updated_at)
+def _touched(task: Task) -> Task:
+    """The task with ``updatedAt`` moved forward."""
+    return replace(task, updated_at=later_than(task.updated_at))
 
 
-def _set_task_status(task: Task, status: Any, at: int) -> None:
+def _with_activity(session: Session) -> Session:
+    """The session with ``lastActivity`` moved forward."""
+    return replace(session, last_activity=later_than(session.last_activity))
+
+
+def _with_timeline(task: Task, *entries: TimelineEvent) -> Task:
+    return replace(task, timeline=(*task.timeline, *entries))
+
+
+def _with_task_status(task: Task, status: TaskStatus, at: int) -> Task:
+    """The task in ``status``: stamped the first time it starts or completes, and
+    the change noted on its timeline."""
     if status == task.status:
-        return
-    task.timeline.append(
-        _timeline("status_changed", at, f"Status changed from {task.status} to {status}")
+        return task
+    note = _timeline("status_changed", at, f"Status changed from {task.status} to {status}")
+    first_start = status == "in_progress" and task.started_at is None
+    first_completion = status == "completed" and task.completed_at is None
+    return replace(
+        _with_timeline(task, note),
+        status=status,
+        started_at=at if first_start else task.started_at,
+        completed_at=at if first_completion else task.completed_at,
     )
-    task.status = status
-    if status == "in_progress" and task.started_at is None:
-        task.started_at = at
-    if status == "completed" and task.completed_at is None:
-        task.completed_at = at
 
 
-def _set_session_status(session: Session, status: Any, at: int) -> None:
+def _with_session_status(session: Session, status: SessionStatus, at: int) -> Session:
     if status == session.status:
-        return
-    session.status = status
-    session.completed_at = at if status in FINISHED_SESSION_STATUSES else None
+        return session
+    finished = status in FINISHED_SESSION_STATUSES
+    return replace(session, status=status, completed_at=at if finished else None)
 
 
-def _attach(session: Session, task: Task, at: int) -> None:
-    """Link both sides (editable copies) and note it on the task's timeline."""
-    session.task_ids.append(task.id)
-    task.session_ids.append(session.id)
-    task.timeline.append(
-        _timeline("session_started", at, f"Session {session.id} started", session.id)
-    )
-    _touch(task)
+def _attach(session: Session, task: Task, at: int) -> tuple[Session, Task]:
+    """Both sides linked, and the link noted on the task's timeline."""
+    note = _timeline("session_started", at, f"Session {session.id} started", session.id)
+    task = replace(_with_timeline(task, note), session_ids=(*task.session_ids, session.id))
+    return replace(session, task_ids=(*session.task_ids, task.id)), _touched(task)
 
 
-def _detach(session: Session, task: Task, at: int) -> None:
-    session.task_ids.remove(task.id)
-    task.session_ids.remove(session.id)
-    task.timeline.append(_timeline("session_ended", at, f"Session {session.id} ended", session.id))
-    _touch(task)
+def _detach(session: Session, task: Task, at: int) -> tuple[Session, Task]:
+    """Both sides unlinked, and the end of the link noted on the task's timeline."""
+    note = _timeline("session_ended", at, f"Session {session.id} ended", session.id)
+    task = replace(_with_timeline(task, note), session_ids=_without(task.session_ids, session.id))
+    return replace(session, task_ids=_without(session.task_ids, task.id)), _touched(task)
+
+
+def _attach_all(session: Session, tasks: list[Task], at: int) -> tuple[Session, list[Task]]:
+    linked = []
+    for task in tasks:
+        session, task = _attach(session, task, at)
+        linked.append(task)
+    return session, linked
+
+
+def _patched_session(session: Session, body: SessionPatch, at: int) -> Session:
+    """The session with the fields ``body`` sets, its links aside. ``env`` and
+    ``metadata`` are merged key by key; ``events`` are appended."""
+    if body.status is not UNSET:
+        session = _with_session_status(session, body.status, at)
+    changes = _sent(body, ("name", "agent_id", "usage", "agent_session_id"))
+    if body.env is not UNSET:
+        changes["env"] = {**session.env, **body.env}
+    if body.metadata is not UNSET:
+        changes["metadata"] = {**session.metadata, **body.metadata}
+    if body.events is not UNSET:
+        appended = (
+            SessionEvent(id=new_id("evt"), timestamp=at, type=e.type, data=e.data)
+            for e in body.events
+        )
+        changes["events"] = (*session.events, *appended)
+    return replace(session, **changes)
+
+
+def _patched_subtask(subtask: Subtask, body: SubtaskPatch, at: int) -> Subtask:
+    changes = _sent(body, ("description",))
+    if body.title is not UNSET:
+        changes["title"] = _text(body.title, "title")
+    if body.completed is not UNSET and body.completed != subtask.completed:
+        changes["completed"] = body.completed
+        changes["completed_at"] = at if body.completed else None
+    return replace(subtask, updated_at=later_than(subtask.updated_at), **changes)
+
+
+def _without_dependencies(task: Task, deleted: set[str], at: int) -> Task:
+    """The task no longer depending on the ``deleted`` tasks, noted on its timeline."""
+    kept = tuple(d for d in task.dependencies if d not in deleted)
+    note = _timeline("update", at, "A dependency was deleted")
+    return _touched(_with_timeline(replace(task, dependencies=kept), note))
 
 
 def _emit_link(
@@ -270,9 +322,9 @@ class Workspace:
         return session
 
     async def _tasks_of_project(
-        self, tx: Transaction, task_ids: list[str], project_id: str, field: str
+        self, tx: Transaction, task_ids: Sequence[str], project_id: str, field: str
     ) -> list[Task]:
-        """Existing tasks of one project, in the order given, as editable copies."""
+        """Existing tasks of one project, in the order given."""
         tasks = []
         for task_id in task_ids:
             task = await self._task(tx, task_id, field)
@@ -281,7 +333,7 @@ class Workspace:
                     f"{field} must name tasks of project {project_id} ({task_id} is not)",
                     field=field,
                 )
-            tasks.append(_editable_task(task))
+            tasks.append(task)
         return tasks
 
     # -- projects -----------------------------------------------------------
@@ -312,16 +364,11 @@ class Workspace:
 
     async def update_project(self, project_id: str, body: ProjectUpdate) -> Project:
         async with self.store.transaction() as tx:
-            project = replace(await self._project(tx, project_id))
+            project = await self._project(tx, project_id)
+            changes = _sent(body, ("working_dir", "description", "permissions"))
             if body.name is not UNSET:
-                project.name = _text(body.name, "name")
-            if body.working_dir is not UNSET:
-                project.working_dir = body.working_dir
-            if body.description is not UNSET:
-                project.description = body.description
-            if body.permissions is not UNSET:
-                project.permissions = body.permissions
-            project.updated_at = later_than(project.updated_at)
+                changes["name"] = _text(body.name, "name")
+            project = replace(project, updated_at=later_than(project.updated_at), **changes)
             tx.put(project)
             tx.emit(ev.PROJECT_UPDATED, project, project.id)
         return project
@@ -395,13 +442,14 @@ class Workspace:
                 raise ValidationFailed("parentId must not make a cycle of parents", "parentId")
             ancestor = await tx.get(Task, ancestor.parent_id) if ancestor.parent_id else None
 
-    async def _check_dependencies(self, tx: Transaction, task: Task, ids: list[str]) -> list[str]:
-        check_ids(ids, "dependencies")
-        ids = _unique(ids)
-        if task.id in ids:
+    async def _check_dependencies(
+        self, tx: Transaction, task: Task, ids: list[str]
+    ) -> tuple[str, ...]:
+        unique = _unique(check_ids(ids, "dependencies"))
+        if task.id in unique:
             raise ValidationFailed("dependencies must not include the task itself", "dependencies")
-        await self._tasks_of_project(tx, ids, task.project_id, "dependencies")
-        return ids
+        await self._tasks_of_project(tx, unique, task.project_id, "dependencies")
+        return unique
 
     async def create_task(self, body: TaskCreate) -> Task:
         title = _text(body.title, "title")
@@ -419,7 +467,7 @@ class Workspace:
                 priority=body.priority,
                 skill_ids=_unique(check_ids(body.skill_ids, "skillIds")),
                 agent_ids=_unique(check_ids(body.agent_ids, "agentIds")),
-                timeline=[_timeline("created", at, "Task created")],
+                timeline=(_timeline("created", at, "Task created"),),
                 created_at=at,
                 updated_at=at,
                 started_at=at if body.status == "in_progress" else None,
@@ -427,60 +475,75 @@ class Workspace:
             )
             await self._project(tx, task.project_id)
             await self._check_parent(tx, task, body.parent_id)
-            task.dependencies = await self._check_dependencies(tx, task, body.dependencies)
+            dependencies = await self._check_dependencies(tx, task, body.dependencies)
+            task = replace(task, dependencies=dependencies)
             tx.put(task)
             tx.emit(ev.TASK_CREATED, task, task.project_id)
         return task
 
     async def patch_task(self, task_id: str, body: TaskPatch) -> Task:
         async with self.store.transaction() as tx:
-            task = _editable_task(await self._task(tx, task_id, "id"))
+            task = await self._task(tx, task_id, "id")
             at = self._now()
-            if body.title is not UNSET:
-                task.title = _text(body.title, "title")
-            for name in ("description", "initial_prompt", "priority"):
-                value = getattr(body, name)
-                if value is not UNSET:
-                    setattr(task, name, value)
-            if body.skill_ids is not UNSET:
-                task.skill_ids = _unique(check_ids(body.skill_ids, "skillIds"))
-            if body.agent_ids is not UNSET:
-                task.agent_ids = _unique(check_ids(body.agent_ids, "agentIds"))
-            if body.parent_id is not UNSET:
-                await self._check_parent(tx, task, body.parent_id)
-                task.parent_id = body.parent_id
-            if body.dependencies is not UNSET:
-                task.dependencies = await self._check_dependencies(tx, task, body.dependencies)
-            if body.status is not UNSET:
-                _set_task_status(task, body.status, at)
-            if body.timeline is not UNSET:
-                task.timeline.extend(self._timeline_entries(body.timeline, at))
-            added: list[Session] = []
+            task = await self._patched_task(tx, task, body, at)
             removed: list[Session] = []
+            added: list[Session] = []
             if body.session_ids is not UNSET:
-                wanted = _unique(check_ids(body.session_ids, "sessionIds"))
-                for session_id in [s for s in task.session_ids if s not in wanted]:
-                    session = _editable_session(await self._session(tx, session_id))
-                    _detach(session, task, at)
-                    removed.append(session)
-                for session_id in [s for s in wanted if s not in task.session_ids]:
-                    session = _editable_session(await self._session(tx, session_id))
-                    if session.project_id != task.project_id:
-                        raise ValidationFailed(
-                            f"sessionIds must name sessions of project {task.project_id}",
-                            "sessionIds",
-                        )
-                    _attach(session, task, at)
-                    added.append(session)
-            _touch(task)
+                task, removed, added = await self._relink_task(tx, task, body.session_ids, at)
+            task = _touched(task)
             tx.put(task)
             tx.emit(ev.TASK_UPDATED, task, task.project_id)
             for linked, sessions in ((False, removed), (True, added)):
                 for session in sessions:
-                    session.last_activity = later_than(session.last_activity)
+                    session = _with_activity(session)
                     tx.put(session)
                     _emit_link(tx, linked, session, task)
         return task
+
+    async def _patched_task(self, tx: Transaction, task: Task, body: TaskPatch, at: int) -> Task:
+        """The task with the fields ``body`` sets, checked, its links aside; status
+        changes and timeline entries are appended to the timeline in that order."""
+        changes: dict[str, Any] = {}
+        if body.title is not UNSET:
+            changes["title"] = _text(body.title, "title")
+        changes.update(_sent(body, ("description", "initial_prompt", "priority")))
+        if body.skill_ids is not UNSET:
+            changes["skill_ids"] = _unique(check_ids(body.skill_ids, "skillIds"))
+        if body.agent_ids is not UNSET:
+            changes["agent_ids"] = _unique(check_ids(body.agent_ids, "agentIds"))
+        if body.parent_id is not UNSET:
+            await self._check_parent(tx, task, body.parent_id)
+            changes["parent_id"] = body.parent_id
+        if body.dependencies is not UNSET:
+            changes["dependencies"] = await self._check_dependencies(tx, task, body.dependencies)
+        task = replace(task, **changes)
+        if body.status is not UNSET:
+            task = _with_task_status(task, body.status, at)
+        if body.timeline is not UNSET:
+            task = _with_timeline(task, *self._timeline_entries(body.timeline, at))
+        return task
+
+    async def _relink_task(
+        self, tx: Transaction, task: Task, session_ids: list[str], at: int
+    ) -> tuple[Task, list[Session], list[Session]]:
+        """Link the task to exactly ``session_ids``: the task, then the sessions
+        unlinked from it and those linked to it."""
+        wanted = _unique(check_ids(session_ids, "sessionIds"))
+        removed = []
+        for session_id in [s for s in task.session_ids if s not in wanted]:
+            session, task = _detach(await self._session(tx, session_id), task, at)
+            removed.append(session)
+        added = []
+        for session_id in [s for s in wanted if s not in task.session_ids]:
+            session = await self._session(tx, session_id)
+            if session.project_id != task.project_id:
+                raise ValidationFailed(
+                    f"sessionIds must name sessions of project {task.project_id}",
+                    "sessionIds",
+                )
+            session, task = _attach(session, task, at)
+            added.append(session)
+        return task, removed, added
 
     @staticmethod
     def _timeline_entries(entries: list[TimelineAppend], at: int) -> list[TimelineEvent]:
@@ -491,9 +554,9 @@ class Workspace:
 
     async def append_timeline(self, task_id: str, body: TimelineAppend) -> Task:
         async with self.store.transaction() as tx:
-            task = _editable_task(await self._task(tx, task_id, "id"))
-            task.timeline.extend(self._timeline_entries([body], self._now()))
-            _touch(task)
+            task = await self._task(tx, task_id, "id")
+            task = _with_timeline(task, *self._timeline_entries([body], self._now()))
+            task = _touched(task)
             tx.put(task)
             tx.emit(ev.TASK_UPDATED, task, task.project_id)
         return task
@@ -501,54 +564,60 @@ class Workspace:
     async def delete_task(self, task_id: str, cascade: bool = False) -> None:
         async with self.store.transaction() as tx:
             root = await self._task(tx, task_id, "id")
-            doomed = [root]
-            for task in doomed:  # grows as descendants are found: breadth first
-                children = await tx.find_tasks(
-                    TaskQuery(project_id=task.project_id, parent_id=task.id)
-                )
-                if children and not cascade:
-                    raise TaskHasChildren(
-                        f"task {task.id} has {len(children)} child task(s); "
-                        "delete them first or pass cascade=true",
-                        {"children": [c.id for c in children]},
-                    )
-                doomed.extend(children)
-            doomed_ids = {task.id for task in doomed}
+            doomed = await self._tasks_to_delete(tx, root, cascade)
             for task in doomed:
                 tx.delete(task)
                 tx.emit(ev.TASK_DELETED, {"id": task.id}, task.project_id)
             at = self._now()
-            sessions: dict[str, Session] = {}
-            for task in doomed:
-                for session_id in task.session_ids:
-                    if session_id not in sessions:
-                        stored = await tx.get(Session, session_id)
-                        if stored is None:
-                            continue
-                        sessions[session_id] = _editable_session(stored)
-                        sessions[session_id].last_activity = later_than(stored.last_activity)
-                    session = sessions[session_id]
-                    session.task_ids.remove(task.id)
-                    tx.put(session)
-                    _emit_link(tx, False, session, task, task_updated=False)
+            await self._unlink_sessions(tx, doomed)
             # Nothing may keep depending on a task that no longer exists.
+            doomed_ids = {task.id for task in doomed}
             for other in await tx.find_tasks(TaskQuery(project_id=root.project_id)):
                 if doomed_ids.intersection(other.dependencies):
-                    kept = _editable_task(other)
-                    kept.dependencies = [d for d in kept.dependencies if d not in doomed_ids]
-                    kept.timeline.append(_timeline("update", at, "A dependency was deleted"))
-                    _touch(kept)
+                    kept = _without_dependencies(other, doomed_ids, at)
                     tx.put(kept)
                     tx.emit(ev.TASK_UPDATED, kept, kept.project_id)
+
+    @staticmethod
+    async def _tasks_to_delete(tx: Transaction, root: Task, cascade: bool) -> list[Task]:
+        """``root`` and, with ``cascade``, its descendants, breadth first; without
+        it a task with children is refused."""
+        doomed = [root]
+        for task in doomed:  # grows as descendants are found: breadth first
+            children = await tx.find_tasks(TaskQuery(project_id=task.project_id, parent_id=task.id))
+            if children and not cascade:
+                raise TaskHasChildren(
+                    f"task {task.id} has {len(children)} child task(s); "
+                    "delete them first or pass cascade=true",
+                    {"children": [c.id for c in children]},
+                )
+            doomed.extend(children)
+        return doomed
+
+    @staticmethod
+    async def _unlink_sessions(tx: Transaction, doomed: list[Task]) -> None:
+        """Unlink the sessions of the ``doomed`` tasks, link by link: each
+        ``session:updated`` shows the session as it is at its place in the stream
+        (docs/events.md), and the last version is the one stored."""
+        sessions: dict[str, Session] = {}
+        for task in doomed:
+            for session_id in task.session_ids:
+                session = sessions.get(session_id) or await tx.get(Session, session_id)
+                if session is None:  # a damaged store: nothing to unlink
+                    continue
+                kept = tuple(t for t in session.task_ids if t != task.id)
+                session = sessions[session_id] = _with_activity(replace(session, task_ids=kept))
+                tx.put(session)
+                _emit_link(tx, False, session, task, task_updated=False)
 
     # -- subtasks -----------------------------------------------------------
 
     async def list_subtasks(self, task_id: str) -> list[Subtask]:
-        return (await self._task(self.store, task_id)).subtasks
+        return list((await self._task(self.store, task_id)).subtasks)
 
     async def create_subtask(self, task_id: str, body: SubtaskCreate) -> Subtask:
         async with self.store.transaction() as tx:
-            task = _editable_task(await self._task(tx, task_id))
+            task = await self._task(tx, task_id)
             at = self._now()
             subtask = Subtask(
                 id=new_id("sub"),
@@ -559,8 +628,7 @@ class Workspace:
                 created_at=at,
                 updated_at=at,
             )
-            task.subtasks.append(subtask)
-            _touch(task)
+            task = _touched(replace(task, subtasks=(*task.subtasks, subtask)))
             tx.put(task)
             tx.emit(ev.SUBTASK_CREATED, {"taskId": task.id, "subtask": subtask}, task.project_id)
             tx.emit(ev.TASK_UPDATED, task, task.project_id)
@@ -575,33 +643,22 @@ class Workspace:
         raise SubtaskNotFound(f"subtask {subtask_id} not found in task {task.id}")
 
     @staticmethod
-    def _renumber(subtasks: list[Subtask]) -> list[Subtask]:
-        """Keep ``order`` dense (0..n-1) and equal to the list position."""
-        return [s if s.order == i else replace(s, order=i) for i, s in enumerate(subtasks)]
+    def _renumber(subtasks: Iterable[Subtask]) -> tuple[Subtask, ...]:
+        """Keep ``order`` dense (0..n-1) and equal to the position."""
+        return tuple(s if s.order == i else replace(s, order=i) for i, s in enumerate(subtasks))
 
     async def patch_subtask(self, task_id: str, subtask_id: str, body: SubtaskPatch) -> Subtask:
         async with self.store.transaction() as tx:
-            task = _editable_task(await self._task(tx, task_id))
+            task = await self._task(tx, task_id)
             index = self._find_subtask(task, subtask_id)
-            at = self._now()
-            subtask = replace(
-                task.subtasks[index], updated_at=later_than(task.subtasks[index].updated_at)
-            )
-            if body.title is not UNSET:
-                subtask.title = _text(body.title, "title")
-            if body.description is not UNSET:
-                subtask.description = body.description
-            if body.completed is not UNSET and body.completed != subtask.completed:
-                subtask.completed = body.completed
-                subtask.completed_at = at if body.completed else None
-            del task.subtasks[index]
+            subtasks = list(task.subtasks)
+            subtask = _patched_subtask(subtasks.pop(index), body, self._now())
             if body.order is not UNSET:
                 # ``order`` is the position to move to, clamped to the list.
-                index = min(max(body.order, 0), len(task.subtasks))
-            task.subtasks.insert(index, subtask)
-            task.subtasks = self._renumber(task.subtasks)
+                index = min(max(body.order, 0), len(subtasks))
+            subtasks.insert(index, subtask)
+            task = _touched(replace(task, subtasks=self._renumber(subtasks)))
             subtask = task.subtasks[index]
-            _touch(task)
             tx.put(task)
             tx.emit(ev.SUBTASK_UPDATED, {"taskId": task.id, "subtask": subtask}, task.project_id)
             tx.emit(ev.TASK_UPDATED, task, task.project_id)
@@ -609,10 +666,10 @@ class Workspace:
 
     async def delete_subtask(self, task_id: str, subtask_id: str) -> None:
         async with self.store.transaction() as tx:
-            task = _editable_task(await self._task(tx, task_id))
-            del task.subtasks[self._find_subtask(task, subtask_id)]
-            task.subtasks = self._renumber(task.subtasks)
-            _touch(task)
+            task = await self._task(tx, task_id)
+            subtasks = list(task.subtasks)
+            del subtasks[self._find_subtask(task, subtask_id)]
+            task = _touched(replace(task, subtasks=self._renumber(subtasks)))
             tx.put(task)
             tx.emit(
                 ev.SUBTASK_DELETED, {"taskId": task.id, "subtaskId": subtask_id}, task.project_id
@@ -627,17 +684,16 @@ class Workspace:
     async def get_session(self, session_id: str) -> Session:
         return await self._session(self.store, session_id)
 
-    async def _new_session(
-        self,
+    @staticmethod
+    def _stage_new_session(
         tx: Transaction,
         session: Session,
         tasks: list[Task],
         first_events: list[tuple[str, Any]],
     ) -> None:
-        """Stage a new session linked to ``tasks`` and emit its events in order."""
-        at = session.started_at
+        """Stage a new session and the ``tasks`` linked to it (both sides linked
+        already), and emit their events in order."""
         for task in tasks:
-            _attach(session, task, at)
             tx.put(task)
         tx.put(session)
         for event_type, data in first_events:
@@ -653,13 +709,13 @@ class Workspace:
             task_ids = [body.task_id]
         else:  # the seed's documented contract: name the tasks, even if none (``[]``)
             raise ValidationFailed("taskIds is required", field="taskIds")
-        task_ids = _unique(check_ids(task_ids, "taskIds"))
+        unique_ids = _unique(check_ids(task_ids, "taskIds"))
         session_id = check_id(body.id, "id") if body.id is not None else new_id("sess")
         async with self.store.transaction() as tx:
             project = await self._project(tx, body.project_id)
             if await tx.get(Session, session_id) is not None:
                 raise SessionExists(f"session {session_id} already exists")
-            tasks = await self._tasks_of_project(tx, task_ids, project.id, "taskIds")
+            tasks = await self._tasks_of_project(tx, unique_ids, project.id, "taskIds")
             at = self._birth()
             session = Session(
                 id=session_id,
@@ -675,47 +731,20 @@ class Workspace:
                 hostname=body.hostname or socket.gethostname(),
                 platform=body.platform or sys.platform,
             )
-            await self._new_session(tx, session, tasks, [])
+            session, tasks = _attach_all(session, tasks, at)
+            self._stage_new_session(tx, session, tasks, [])
         return session
 
     async def patch_session(self, session_id: str, body: SessionPatch) -> Session:
         async with self.store.transaction() as tx:
-            session = _editable_session(await self._session(tx, session_id))
+            session = await self._session(tx, session_id)
             at = self._now()
-            if body.status is not UNSET:
-                _set_session_status(session, body.status, at)
-            if body.name is not UNSET:
-                session.name = body.name
-            if body.agent_id is not UNSET:
-                session.agent_id = body.agent_id
-            if body.env is not UNSET:
-                session.env.update(body.env)
-            if body.metadata is not UNSET:
-                session.metadata.update(body.metadata)
-            if body.usage is not UNSET:
-                session.usage = body.usage
-            if body.agent_session_id is not UNSET:
-                session.agent_session_id = body.agent_session_id
-            if body.events is not UNSET:
-                session.events.extend(
-                    SessionEvent(id=new_id("evt"), timestamp=at, type=e.type, data=e.data)
-                    for e in body.events
-                )
+            session = _patched_session(session, body, at)
             removed: list[Task] = []
             added: list[Task] = []
             if body.task_ids is not UNSET:
-                wanted = _unique(check_ids(body.task_ids, "taskIds"))
-                for task_id in [t for t in session.task_ids if t not in wanted]:
-                    task = _editable_task(await self._task(tx, task_id))
-                    _detach(session, task, at)
-                    removed.append(task)
-                new_ids = [t for t in wanted if t not in session.task_ids]
-                for task in await self._tasks_of_project(
-                    tx, new_ids, session.project_id, "taskIds"
-                ):
-                    _attach(session, task, at)
-                    added.append(task)
-            session.last_activity = later_than(session.last_activity)
+                session, removed, added = await self._relink_session(tx, session, body.task_ids, at)
+            session = _with_activity(session)
             tx.put(session)
             tx.emit(ev.SESSION_UPDATED, session, session.project_id)
             for linked, tasks in ((False, removed), (True, added)):
@@ -724,30 +753,44 @@ class Workspace:
                     _emit_link(tx, linked, session, task)
         return session
 
+    async def _relink_session(
+        self, tx: Transaction, session: Session, task_ids: list[str], at: int
+    ) -> tuple[Session, list[Task], list[Task]]:
+        """Link the session to exactly ``task_ids``: the session, then the tasks
+        unlinked from it and those linked to it."""
+        wanted = _unique(check_ids(task_ids, "taskIds"))
+        removed = []
+        for task_id in [t for t in session.task_ids if t not in wanted]:
+            session, task = _detach(session, await self._task(tx, task_id), at)
+            removed.append(task)
+        new_ids = [t for t in wanted if t not in session.task_ids]
+        tasks = await self._tasks_of_project(tx, new_ids, session.project_id, "taskIds")
+        session, added = _attach_all(session, tasks, at)
+        return session, removed, added
+
     async def delete_session(self, session_id: str) -> None:
         async with self.store.transaction() as tx:
-            session = _editable_session(await self._session(tx, session_id))
+            session = await self._session(tx, session_id)
             tx.delete(session)
             tx.emit(ev.SESSION_DELETED, {"id": session.id}, session.project_id)
             at = self._now()
-            for task_id in list(session.task_ids):
+            for task_id in session.task_ids:
                 stored = await tx.get(Task, task_id)
                 if stored is None:
                     continue
-                task = _editable_task(stored)
-                _detach(session, task, at)
+                _, task = _detach(session, stored, at)
                 tx.put(task)
                 _emit_link(tx, False, session, task, session_updated=False)
 
     async def link(self, session_id: str, task_id: str) -> Session:
         """Link a session and a task (idempotent: an existing link changes nothing)."""
         async with self.store.transaction() as tx:
-            session = _editable_session(await self._session(tx, session_id))
+            session = await self._session(tx, session_id)
             if check_id(task_id, "taskId") in session.task_ids:
                 return session
             (task,) = await self._tasks_of_project(tx, [task_id], session.project_id, "taskId")
-            _attach(session, task, self._now())
-            session.last_activity = later_than(session.last_activity)
+            session, task = _attach(session, task, self._now())
+            session = _with_activity(session)
             tx.put(session)
             tx.put(task)
             _emit_link(tx, True, session, task)
@@ -756,13 +799,13 @@ class Workspace:
     async def unlink(self, session_id: str, task_id: str) -> Session:
         """Break a link (idempotent: a missing link changes nothing)."""
         async with self.store.transaction() as tx:
-            session = _editable_session(await self._session(tx, session_id))
+            session = await self._session(tx, session_id)
             if check_id(task_id, "taskId") not in session.task_ids:
                 await self._task(tx, task_id)
                 return session
-            task = _editable_task(await self._task(tx, task_id))
-            _detach(session, task, self._now())
-            session.last_activity = later_than(session.last_activity)
+            task = await self._task(tx, task_id)
+            session, task = _detach(session, task, self._now())
+            session = _with_activity(session)
             tx.put(session)
             tx.put(task)
             _emit_link(tx, False, session, task)
@@ -800,7 +843,7 @@ class Workspace:
                     raise SpawnTaskNotFound(f"task {task_id} not found")
                 if task.project_id != project.id:
                     raise InvalidTaskIds(f"taskIds must be tasks of project {project.id}")
-                tasks.append(_editable_task(task))
+                tasks.append(task)
             active = await tx.find_sessions(SessionQuery(project_id=project.id, active=True))
             if idempotency_key is not None:
                 for earlier in await tx.find_sessions(SessionQuery(project_id=project.id)):
@@ -834,7 +877,7 @@ class Workspace:
                 status="spawning",
                 env=env,
                 metadata={
-                    "skills": skills,
+                    "skills": list(skills),
                     "role": body.role,
                     "agent": body.agent,
                     "model": body.model,
@@ -849,6 +892,7 @@ class Workspace:
                 hostname=socket.gethostname(),
                 platform=sys.platform,
             )
+            session, tasks = _attach_all(session, tasks, at)
             request = {
                 "session": session,
                 "projectId": project.id,
@@ -860,5 +904,5 @@ class Workspace:
                 "cwd": project.working_dir,
                 "env": env,
             }
-            await self._new_session(tx, session, tasks, [(ev.SESSION_SPAWN_REQUEST, request)])
+            self._stage_new_session(tx, session, tasks, [(ev.SESSION_SPAWN_REQUEST, request)])
         return session

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.cli.conftest import heavy_modules_loaded
 from tests.conftest import RunningServer
 
 
@@ -322,3 +323,32 @@ def test_a_hook_never_fails_the_agent_even_when_the_server_is_down(tmp_path: Pat
     assert result.returncode == 0
     assert "cannot reach the Maestro server" in result.stderr
     assert time.monotonic() - started < 30
+
+
+def test_whoami_in_a_session_imports_only_yaml_of_the_heavy_modules(
+    api: httpx.Client, project: dict[str, Any], task: dict[str, Any], tmp_path: Path
+) -> None:
+    session_id = spawn(api, project, task)
+    env = session_env(api, session_id, tmp_path, "unused")
+    assert heavy_modules_loaded("whoami", "--json", env=env) == {"yaml"}  # the skills
+
+
+def test_a_hook_in_a_session_imports_no_heavy_module(
+    api: httpx.Client, project: dict[str, Any], task: dict[str, Any], tmp_path: Path
+) -> None:
+    session_id = spawn(api, project, task)
+    env = session_env(api, session_id, tmp_path, "unused")
+    stdin = json.dumps({"tool_name": "Edit", "tool_input": {"file_path": "/src/a.py"}})
+    assert heavy_modules_loaded("hook", "file-modified", env=env, stdin=stdin) == set()
+    assert events(api, session_id)[-1] == "file_modified"
+
+
+def test_a_hook_with_unexpected_input_still_records_the_event(
+    api: httpx.Client, project: dict[str, Any], task: dict[str, Any], tmp_path: Path
+) -> None:
+    session_id = spawn(api, project, task)
+    env = session_env(api, session_id, tmp_path, "unused")
+    result = run(["hook", "file-modified"], env, input='{"tool_input": "not an object"}')
+    assert result.returncode == 0, result.stderr
+    event = api.get(f"/api/sessions/{session_id}").json()["events"][-1]
+    assert (event["type"], event["data"]) == ("file_modified", {"path": None, "tool": None})

@@ -58,6 +58,34 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 30) -> CliResult:
     return CliResult(process.returncode, process.stdout, process.stderr)
 
 
+HEAVY_MODULES = frozenset({"typer", "click", "rich", "httpx", "pydantic", "msgspec", "yaml"})
+"""What the agent commands must start without (``yaml`` only for ``whoami``'s skills)."""
+
+
+def heavy_modules_loaded(*args: str, env: dict[str, str], stdin: str = "{}") -> set[str]:
+    """Run ``maestro ARGS`` in a fresh interpreter; which of ``HEAVY_MODULES`` it imported."""
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['maestro', *{list(args)!r}]\n"
+        "from maestro.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(','.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert process.returncode == 0, process.stderr
+    return set(process.stdout.strip().splitlines()[-1].split(",")) & HEAVY_MODULES
+
+
 @pytest.fixture
 def skills_dir(tmp_path: Path) -> Path:
     """An empty MAESTRO_SKILLS_DIR, so only built-in skills exist unless a test adds one."""

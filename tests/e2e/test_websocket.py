@@ -491,10 +491,11 @@ def test_cascade_delete_emits_every_deletion_then_unlinks_then_dependents_update
     assert [e["data"] for e in events[:2]] == [{"id": parent["id"]}, {"id": child["id"]}]
     assert events[2]["data"] == link_pair(session["id"], parent["id"])
     assert events[5]["data"] == link_pair(session["id"], child["id"])
-    # Full entities are the state after the whole request.
+    # Each full entity is the state at its place in the stream; the last is stored.
     final_session = get(http, f"/api/sessions/{session['id']}")
     assert final_session["taskIds"] == [dependent["id"]]
-    assert events[4]["data"] == events[7]["data"] == final_session
+    assert events[4]["data"]["taskIds"] == [child["id"], dependent["id"]]
+    assert events[7]["data"] == final_session
     assert events[8]["data"] == get(http, f"/api/tasks/{dependent['id']}")
     assert events[8]["data"]["dependencies"] == []
 

@@ -184,7 +184,7 @@ def test_a_transaction_that_fails_leaves_nothing_and_emits_nothing(store_url: st
 def test_a_transaction_reads_its_own_staged_writes_and_deletes(store_url: str) -> None:
     async def scenario() -> None:
         store = await opened(store_url)
-        session = Session(id="sess_1", project_id="proj_p", task_ids=["task_a"], started_at=5)
+        session = Session(id="sess_1", project_id="proj_p", task_ids=("task_a",), started_at=5)
         async with store.transaction() as tx:
             tx.put(session)
             assert await tx.get(Session, "sess_1") is session
@@ -283,3 +283,45 @@ def test_maestro_serve_refuses_a_database_url_when_the_driver_is_missing(tmp_pat
     )
     assert result.returncode != 0
     assert "pip install 'maestro[postgres]'" in result.stderr
+
+
+# -- write faults -------------------------------------------------------------------
+
+
+def test_a_write_whose_connection_dies_is_503_and_leaves_nothing(
+    store_url: str, test_database: TestDatabase
+) -> None:
+    """All or nothing on PostgreSQL: the rows, the events and the notification of
+    a transaction commit together; a connection killed before the commit answers
+    the documented error, and neither the rows nor the events remain or reach
+    subscribers. The next write goes through."""
+    from maestro.domain.errors import StoreWriteFailed
+
+    async def scenario() -> tuple[list[Project], list[int], list[int]]:
+        store = await opened(store_url)
+        heard: list[int] = []
+        store.subscribe(lambda events: heard.extend(e.seq for e in events))
+        try:
+            with pytest.raises(StoreWriteFailed) as refused:
+                async with store.transaction() as tx:
+                    tx.put(project("doomed"))
+                    tx.emit("project:created", project("doomed"), "proj_doomed")
+                    await tx.list_projects()  # the connection is in use
+                    test_database.connection.execute(
+                        "SELECT pg_terminate_backend(%s)", (tx._conn.info.backend_pid,)
+                    )
+            assert refused.value.status == 503
+            assert refused.value.code == "STORE_UNAVAILABLE"
+            async with store.transaction() as tx:
+                tx.put(project("kept"))
+                tx.emit("project:created", project("kept"), "proj_kept")
+            stored = await store.list_projects()
+            seqs = [e.seq for e in store.recent_events()]
+        finally:
+            await store.close()
+        return stored, seqs, heard
+
+    stored, seqs, heard = run(scenario())
+    assert [p.id for p in stored] == ["proj_kept"]
+    assert seqs == [1]
+    assert heard == [1]

@@ -1,10 +1,14 @@
 """The session an agent runs in, as the runner handed it over: ``MAESTRO_*``
-environment variables (SPEC section 6)."""
+environment variables (SPEC section 6).
+
+``maestro hook`` and ``maestro report`` import this on every call, so it stays
+light: a ``NamedTuple``, not a dataclass (``dataclasses`` pulls in ``inspect``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from maestro.cli.client import CliError, server_url
 from maestro.domain.ids import is_valid_id
@@ -12,8 +16,7 @@ from maestro.domain.ids import is_valid_id
 ROLES = ("worker", "orchestrator")
 
 
-@dataclass(frozen=True)
-class SessionEnv:
+class SessionEnv(NamedTuple):
     session_id: str
     project_id: str
     task_ids: tuple[str, ...]

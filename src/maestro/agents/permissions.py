@@ -6,6 +6,10 @@ rules as its own allow/deny permission rules (a settings file), plus
 ``Bash(maestro:*)`` always, so an agent can never be locked out of reporting.
 Codex has no per-command rules in ``exec``: the mode picks its sandbox (see
 ``adapters.codex``), and the rules are written into the brief for both agents.
+
+The server's defaults and modes (``maestro.domain.models``) are imported only when
+needed: ``maestro whoami`` builds a brief from a project that has its policy
+stored, and importing the models (msgspec) would be a tenth of its run time.
 """
 
 from __future__ import annotations
@@ -17,18 +21,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from maestro.cli.client import CliError
-from maestro.domain.models import DEFAULT_ALLOW, DEFAULT_DENY, PermissionMode
 
 MAESTRO_RULE = "Bash(maestro:*)"
-MODES: tuple[str, ...] = typing.get_args(PermissionMode)
 BYPASS = "bypassPermissions"
+
+
+def modes() -> tuple[str, ...]:
+    """The permission modes the server accepts."""
+    from maestro.domain.models import PermissionMode
+
+    return typing.get_args(PermissionMode)
+
+
+def default_allow() -> tuple[str, ...]:
+    from maestro.domain.models import DEFAULT_ALLOW
+
+    return DEFAULT_ALLOW
+
+
+def default_deny() -> tuple[str, ...]:
+    from maestro.domain.models import DEFAULT_DENY
+
+    return DEFAULT_DENY
 
 
 @dataclass(frozen=True)
 class Policy:
     mode: str = "acceptEdits"
-    allow: tuple[str, ...] = DEFAULT_ALLOW
-    deny: tuple[str, ...] = DEFAULT_DENY
+    allow: tuple[str, ...] = field(default_factory=default_allow)
+    deny: tuple[str, ...] = field(default_factory=default_deny)
     overridden_by: str | None = field(default=None, compare=False)
     """The environment variable that set ``mode``, when one did."""
 
@@ -37,20 +58,21 @@ class Policy:
         """The project's policy; ``MAESTRO_CLAUDE_PERMISSION_MODE`` in the runner's
         environment overrides its mode (a machine-wide choice, e.g. a container)."""
         stored = project.get("permissions")
-        policy = (
-            cls()
-            if not isinstance(stored, dict)
-            else cls(
+        if isinstance(stored, dict):
+            allow = stored["allow"] if "allow" in stored else default_allow()
+            deny = stored["deny"] if "deny" in stored else default_deny()
+            policy = cls(
                 mode=str(stored.get("mode") or "acceptEdits"),
-                allow=tuple(str(r) for r in stored.get("allow", DEFAULT_ALLOW)),
-                deny=tuple(str(r) for r in stored.get("deny", DEFAULT_DENY)),
+                allow=tuple(str(r) for r in allow),
+                deny=tuple(str(r) for r in deny),
             )
-        )
+        else:
+            policy = cls()
         override = env.get("MAESTRO_CLAUDE_PERMISSION_MODE")
         if override:
-            if override not in MODES:
+            if override not in modes():
                 raise CliError(
-                    f"MAESTRO_CLAUDE_PERMISSION_MODE must be one of {', '.join(MODES)}, "
+                    f"MAESTRO_CLAUDE_PERMISSION_MODE must be one of {', '.join(modes())}, "
                     f"got {override!r}",
                     code="INVALID_PERMISSION_MODE",
                 )

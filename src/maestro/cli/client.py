@@ -4,21 +4,37 @@ It knows the server's URL and token, retries what is safe to retry, and turns
 every failure into a ``CliError`` whose message is one clear sentence and whose
 ``exit_code`` follows SPEC section 8: 1 general, 2 not found, 3 server
 unreachable, 4 not allowed, 5 spawn failed.
+
+It is built on the standard library's ``http.client`` (one kept-alive
+connection), not on an HTTP library: ``maestro hook`` and ``maestro report`` run
+on every file an agent writes, and importing httpx alone took longer than the
+request they make.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import select
+import threading
 import time
 from typing import Any
-
-import httpx
+from urllib.parse import quote, urlencode, urlsplit
 
 DEFAULT_SERVER_URL = "http://localhost:3000"
+USER_AGENT = "maestro-cli"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 _SPAWN_CODES = frozenset(
     {"spawn_error", "missing_project_id", "invalid_task_ids", "task_not_found"}
 )
+# Characters a path may carry as they are (RFC 3986 pchar and "/"); anything else
+# in an id typed by a user, a space say, is percent-encoded rather than refused.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_CONNECTIONS: dict[str, type[http.client.HTTPConnection]] = {
+    "http": http.client.HTTPConnection,
+    "https": http.client.HTTPSConnection,
+}
 
 EXIT_GENERAL = 1
 EXIT_NOT_FOUND = 2
@@ -68,6 +84,10 @@ def server_url(explicit: str | None = None) -> str:
     return (explicit or os.environ.get("MAESTRO_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/")
 
 
+class _ConnectFailed(Exception):
+    """Nothing reached the server: the connection itself could not be opened."""
+
+
 class MaestroClient:
     """JSON over HTTP to one Maestro server.
 
@@ -75,6 +95,9 @@ class MaestroClient:
     connection for any method (nothing reached the server), and 5xx or other
     transport errors only for idempotent methods, so a retried POST can never
     create something twice.
+
+    Requests share one kept-alive connection; a lock makes them take turns, so
+    threads (the runner's) may share a client.
     """
 
     def __init__(
@@ -87,16 +110,25 @@ class MaestroClient:
     ) -> None:
         self.url = server_url(url)
         token = token if token is not None else os.environ.get("MAESTRO_TOKEN")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
         if retries is None:
             raw = os.environ.get("MAESTRO_RETRIES", "3")
             retries = int(raw) if raw.isdigit() else 3
         self.retries = retries
         self.backoff = backoff
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self.timeout = timeout
+        parts = urlsplit(self.url)
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc
+        self._prefix = parts.path.rstrip("/")
+        self._connection: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            self._drop()
 
     def __enter__(self) -> MaestroClient:
         return self
@@ -113,50 +145,107 @@ class MaestroClient:
         headers: dict[str, str] | None = None,
     ) -> Any:
         """Send one request; return the decoded JSON body or raise ``CliError``."""
-        query = {k: v for k, v in (params or {}).items() if v is not None}
+        target = self._target(path, params)
+        payload = None
+        sent = {**self._headers, **(headers or {})}
+        if body is not None:
+            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            sent["Content-Type"] = "application/json"
         attempt = 0
         while True:
             try:
-                response = self._http.request(
-                    method, path, json=body, params=query, headers=headers
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                with self._lock:
+                    status, raw = self._exchange(method, target, payload, sent)
+            except _ConnectFailed as error:
                 if attempt < self.retries:
                     attempt = self._pause(attempt)
                     continue
-                raise ServerUnreachable(self.url) from error
-            except httpx.TransportError as error:
+                raise ServerUnreachable(self.url) from error.__cause__
+            except (OSError, http.client.HTTPException) as error:
                 if method in _IDEMPOTENT and attempt < self.retries:
                     attempt = self._pause(attempt)
                     continue
+                reason = str(error) or type(error).__name__
                 raise CliError(
-                    f"the request to {self.url}{path} failed: {error}", code="NETWORK_ERROR"
+                    f"the request to {self.url}{path} failed: {reason}", code="NETWORK_ERROR"
                 ) from error
-            if response.status_code >= 500 and method in _IDEMPOTENT and attempt < self.retries:
+            if status >= 500 and method in _IDEMPOTENT and attempt < self.retries:
                 attempt = self._pause(attempt)
                 continue
-            return self._decode(response, path)
+            return self._decode(status, raw, path)
+
+    def _target(self, path: str, params: dict[str, Any] | None) -> str:
+        target = self._prefix + quote(path, safe=_PATH_SAFE + "%")
+        query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+        return f"{target}?{urlencode(query, doseq=True)}" if query else target
+
+    def _exchange(
+        self, method: str, target: str, payload: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        """One request and its whole answer on the kept-alive connection (opened
+        here when there is none, or when the server closed the idle one)."""
+        connection = self._connect()
+        try:
+            connection.request(method, target, body=payload, headers=headers)
+            response = connection.getresponse()
+            raw = response.read()
+        except BaseException:
+            self._drop()
+            raise
+        if response.will_close:
+            self._drop()
+        return response.status, raw
+
+    def _connect(self) -> http.client.HTTPConnection:
+        connection = self._connection
+        if connection is not None and connection.sock is not None:
+            # Readable while idle means the server closed it (or sent junk): a
+            # request sent there would be lost, so start afresh, as httpx does.
+            readable, _, _ = select.select([connection.sock], [], [], 0)
+            if not readable:
+                return connection
+            self._drop()
+        if self._scheme not in _CONNECTIONS:
+            raise CliError(
+                f"the server URL {self.url!r} must start with http:// or https://",
+                code="INVALID_SERVER_URL",
+            )
+        try:
+            connection = _CONNECTIONS[self._scheme](self._netloc, timeout=self.timeout)
+        except http.client.InvalidURL as error:  # a port that is not a number
+            raise _ConnectFailed() from error
+        try:
+            connection.connect()
+        except (OSError, http.client.HTTPException) as error:
+            # Refused, timed out, unknown host: nothing reached the server.
+            connection.close()
+            raise _ConnectFailed() from error
+        self._connection = connection
+        return connection
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def _pause(self, attempt: int) -> int:
         time.sleep(self.backoff * (2**attempt))
         return attempt + 1
 
     @staticmethod
-    def _decode(response: httpx.Response, path: str) -> Any:
+    def _decode(status: int, raw: bytes, path: str) -> Any:
         try:
-            body = response.json()
+            body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        if response.is_success:
+        if 200 <= status < 300:
             return body
         if isinstance(body, dict) and body.get("error") is True:
-            raise ApiError(
-                response.status_code, str(body.get("code")), str(body.get("message")), path
-            )
+            raise ApiError(status, str(body.get("code")), str(body.get("message")), path)
         raise ApiError(
-            response.status_code,
-            f"HTTP_{response.status_code}",
-            f"the server answered {response.status_code} to {path}",
+            status,
+            f"HTTP_{status}",
+            f"the server answered {status} to {path}",
             path,
         )
 
@@ -174,3 +263,12 @@ class MaestroClient:
 
     def delete(self, path: str, **params: Any) -> Any:
         return self.request("DELETE", path, params=params)
+
+
+def _query_value(value: Any) -> Any:
+    """Query values as the server reads them: booleans as ``true``/``false``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return [_query_value(v) for v in value]
+    return value

@@ -7,11 +7,11 @@ import sys
 import typer
 
 from maestro.cli import (
+    agent_commands,
     agent_init,
     data,
     output,
     projects,
-    report,
     runner,
     serve,
     sessions,
@@ -31,14 +31,32 @@ app.add_typer(projects.app, name="project")
 app.add_typer(tasks.app, name="task")
 app.add_typer(subtasks.app, name="subtask")
 app.add_typer(sessions.app, name="session")
-app.add_typer(report.app, name="report")
 app.add_typer(skills.app, name="skill")
 app.add_typer(agent_init.worker, name="worker")
 app.add_typer(agent_init.orchestrator, name="orchestrator")
-app.command("whoami")(agent_init.whoami)
-app.command("hook", hidden=True)(agent_init.hook)
 app.command("runner")(runner.runner)
 app.add_typer(data.app, name="data")
+
+
+def _register_agent_command(name: str, help: str) -> None:
+    """List an agent command in ``maestro --help`` and hand its arguments, ``--help``
+    included, to its one definition in ``agent_commands`` (the entry point,
+    ``maestro.cli:main``, sends these names there before Typer is even imported)."""
+
+    def run(ctx: typer.Context) -> None:
+        raise typer.Exit(agent_commands.main([name, *ctx.args]))
+
+    app.command(
+        name,
+        help=help,
+        hidden=name in agent_commands.HIDDEN,
+        add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(run)
+
+
+for _name, _help in agent_commands.summaries().items():
+    _register_agent_command(_name, _help)
 
 
 @app.callback()

@@ -9,13 +9,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
-import msgspec
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from maestro.cli import plain
 from maestro.cli.client import CliError, MaestroClient
 
 JsonFlag = Annotated[
@@ -63,7 +62,7 @@ class Command:
     def done(self, data: Any, show: Callable[[Any], None] | None = None) -> None:
         """Print the result: the envelope with ``--json``, else ``show(data)``."""
         if self.json_mode:
-            sys.stdout.write(msgspec.json.encode({"success": True, "data": data}).decode() + "\n")
+            plain.print_json(plain.success(data))
         elif show is not None:
             show(data)
 
@@ -88,16 +87,9 @@ def fail(error: CliError, json_mode: bool, data: Any = None) -> NoReturn:
     """Report ``error`` and exit with its code; ``data``, when given, rides along in
     the ``--json`` envelope (e.g. the sessions ``session wait`` gave up on)."""
     if json_mode:
-        envelope: dict[str, Any] = {
-            "success": False,
-            "error": error.code,
-            "message": error.message,
-        }
-        if data is not None:
-            envelope["data"] = data
-        sys.stdout.write(msgspec.json.encode(envelope).decode() + "\n")
+        plain.print_json(plain.failure(error, data))
     else:
-        errors.print(f"[red]error:[/red] {escape(error.message)}", highlight=False, soft_wrap=True)
+        plain.print_error(error.message)
     global failed_on_purpose
     failed_on_purpose = True
     raise typer.Exit(error.exit_code)

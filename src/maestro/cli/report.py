@@ -5,30 +5,27 @@ Each report is one ``PATCH /api/tasks/:id`` per task carrying both the timeline
 entry and the status change, so a reader never sees one without the other. Inside
 a session (``MAESTRO_SESSION_ID``) the entries name the session, and the session
 gets a ``report:<kind>`` event.
+
+One of the agent commands (``agent_commands``): parsed with argparse and printed
+with ``plain``, so it starts fast.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
-
-import typer
-from rich.markup import escape
+from typing import Any, NamedTuple
 
 from maestro.agents.context import current_session_id, current_task_ids
+from maestro.cli import plain
+from maestro.cli.agent_commands import add_command, add_json_and_server_options
 from maestro.cli.client import CliError, MaestroClient
-from maestro.cli.output import JsonFlag, ServerOption, command, errors, say
 
-app = typer.Typer(
-    help="Report progress on the current session's tasks (what agents call).",
-    no_args_is_help=True,
-)
+HELP = "Report progress on the current session's tasks (what agents call)."
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     """What one kind of report writes: a timeline entry type, and the new status
     given the task's current one (``None``: leave it)."""
 
@@ -63,16 +60,29 @@ KINDS: dict[str, Kind] = {
     ),
 }
 
-MessageArg = Annotated[str, typer.Argument(help="What to report")]
-TaskOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--task",
-        "-t",
-        help="Task id, repeatable (default: the session's tasks, env MAESTRO_TASK_IDS)",
-        show_default=False,
-    ),
-]
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``maestro report KIND MESSAGE [--task T]... [--json] [--server URL]``."""
+    kinds = parser.add_subparsers(title="kinds", metavar="KIND")
+    for name, kind in KINDS.items():
+        sub = add_command(kinds, name, kind.help)
+        sub.add_argument("message", metavar="MESSAGE", help="What to report")
+        sub.add_argument(
+            "--task",
+            "-t",
+            action="append",
+            metavar="TASK_ID",
+            help="Task id, repeatable (default: the session's tasks, env MAESTRO_TASK_IDS)",
+        )
+        add_json_and_server_options(sub)
+        sub.set_defaults(run=report, kind=name)
+
+    def no_kind(_: argparse.Namespace) -> int:
+        # As Click did for a group called alone: its help, and a usage error's exit code.
+        parser.print_help()
+        return 1
+
+    parser.set_defaults(run=no_kind)
 
 
 def _report_task(
@@ -105,48 +115,32 @@ def _record_on_session(
     try:
         client.patch(f"/api/sessions/{session_id}", {"events": [event]})
     except CliError as error:
-        errors.print(
-            f"[yellow]warning:[/yellow] the tasks were updated but session {session_id} "
-            f"did not record the report: {escape(error.message)}",
-            highlight=False,
+        plain.print_warning(
+            f"the tasks were updated but session {session_id} "
+            f"did not record the report: {error.message}"
         )
 
 
-def report(
-    name: str, message: str, tasks: list[str] | None, json: bool, server: str | None
-) -> None:
-    """Run one ``maestro report <name>``."""
-    with command(json, server) as cmd:
-        kind = KINDS[name]
-        session_id = current_session_id(os.environ)
-        task_ids = list(dict.fromkeys(tasks or current_task_ids(os.environ)))
-        if not task_ids:
-            raise CliError(
-                "no task to report on: pass --task TASK_ID, or run inside a Maestro "
-                "session (MAESTRO_TASK_IDS)",
-                code="NO_TASK",
-            )
+def report(args: argparse.Namespace) -> None:
+    """Run one ``maestro report <kind>``."""
+    name: str = args.kind
+    kind = KINDS[name]
+    session_id = current_session_id(os.environ)
+    task_ids = list(dict.fromkeys(args.task or current_task_ids(os.environ)))
+    if not task_ids:
+        raise CliError(
+            "no task to report on: pass --task TASK_ID, or run inside a Maestro "
+            "session (MAESTRO_TASK_IDS)",
+            code="NO_TASK",
+        )
+    with MaestroClient(args.server) as client:
         # Read every task before changing any, so a typo in one changes nothing.
-        current = [cmd.client.get(f"/api/tasks/{task_id}") for task_id in task_ids]
-        updated = [_report_task(cmd.client, kind, t, message, session_id) for t in current]
-        lines = [_describe(kind, b, a) for b, a in zip(current, updated, strict=True)]
+        current = [client.get(f"/api/tasks/{task_id}") for task_id in task_ids]
+        updated = [_report_task(client, kind, t, args.message, session_id) for t in current]
         if session_id:
-            _record_on_session(cmd.client, session_id, name, message, task_ids)
-        cmd.done(updated, lambda _: say("\n".join(lines)))
-
-
-def _register(name: str, kind: Kind) -> None:
-    def run(
-        message: MessageArg,
-        task: TaskOption = None,
-        json: JsonFlag = False,
-        server: ServerOption = None,
-    ) -> None:
-        report(name, message, task, json, server)
-
-    run.__doc__ = kind.help
-    app.command(name, help=kind.help)(run)
-
-
-for _name, _kind in KINDS.items():
-    _register(_name, _kind)
+            _record_on_session(client, session_id, name, args.message, task_ids)
+    if args.json:
+        plain.print_json(plain.success(updated))
+    else:
+        lines = [_describe(kind, b, a) for b, a in zip(current, updated, strict=True)]
+        print("\n".join(lines))

@@ -121,3 +121,17 @@ class SpawnTaskNotFound(MaestroError):
 class SpawnFailed(MaestroError):
     code = "spawn_error"
     status = 500
+
+
+class StorageFull(MaestroError):
+    """The disk holding the store is full (or over quota): nothing was written."""
+
+    code = "INSUFFICIENT_STORAGE"
+    status = 507
+
+
+class StoreWriteFailed(MaestroError):
+    """The store could not write (an I/O error): nothing was written; reads go on."""
+
+    code = "STORE_UNAVAILABLE"
+    status = 503

@@ -51,13 +51,25 @@ ALL_EVENTS = (
 )
 
 
+_payload_encoder = msgspec.json.Encoder()
+
+
 @dataclass(frozen=True, slots=True)
 class PendingEvent:
-    """An event the service emitted in a transaction not yet committed."""
+    """An event the service emitted in a transaction not yet committed.
+
+    Its payload is encoded when it is emitted: an event says what was true at its
+    place in the order, whatever happens to the objects it was made from later in
+    the same transaction.
+    """
 
     type: str
-    data: Any
+    data: msgspec.Raw
     project_id: str
+
+    @classmethod
+    def of(cls, event_type: str, data: Any, project_id: str) -> PendingEvent:
+        return cls(event_type, msgspec.Raw(_payload_encoder.encode(data)), project_id)
 
 
 class WireMessage(msgspec.Struct):

@@ -4,6 +4,13 @@ These Structs validate what the store loads, encode every response and event, an
 feed the OpenAPI document. Field names are snake_case in Python and camelCase on
 the wire and on disk (``rename="camel"``). Every field but the identifying ones has
 a default, so files written by older versions load with the missing fields filled.
+
+Entities are immutable facts: every Struct here is ``frozen`` and holds tuples, not
+lists, so a version once read (or emitted in an event) never changes. A change is
+a new version, made with ``msgspec.structs.replace``. Tuples encode as JSON arrays
+and decode from them, so the wire and disk formats are those of lists. The two
+free-form dicts of a session (``env``, ``metadata``) stay dicts: they are replaced
+whole, never changed in place.
 """
 
 from __future__ import annotations
@@ -52,7 +59,9 @@ PermissionRule = Annotated[
         "`WebFetch(domain:example.com)`, `mcp__server__tool`",
     ),
 ]
-PermissionRules = Annotated[list[PermissionRule], msgspec.Meta(max_length=MAX_PERMISSION_RULES)]
+PermissionRules = Annotated[
+    tuple[PermissionRule, ...], msgspec.Meta(max_length=MAX_PERMISSION_RULES)
+]
 
 # What a coding agent may do without asking, unless the project says otherwise.
 # The agent side always adds ``Bash(maestro:*)`` (its way to report); it is not
@@ -71,13 +80,13 @@ DEFAULT_ALLOW: tuple[str, ...] = (
 DEFAULT_DENY: tuple[str, ...] = ("Bash(git push:*)", "Bash(sudo:*)")
 
 
-class PermissionPolicy(msgspec.Struct, rename="camel", kw_only=True):
+class PermissionPolicy(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
     """What a project's agents may do without asking: a permission mode, and the
     rules allowed and denied outright (a deny wins over an allow)."""
 
     mode: PermissionMode = "acceptEdits"
-    allow: PermissionRules = msgspec.field(default_factory=lambda: list(DEFAULT_ALLOW))
-    deny: PermissionRules = msgspec.field(default_factory=lambda: list(DEFAULT_DENY))
+    allow: PermissionRules = DEFAULT_ALLOW
+    deny: PermissionRules = DEFAULT_DENY
 
 
 # -- usage ----------------------------------------------------------------------
@@ -98,7 +107,7 @@ AgentSessionId = Annotated[
 ModelName = Annotated[str, msgspec.Meta(max_length=200)]
 
 
-class Usage(msgspec.Struct, rename="camel", kw_only=True):
+class Usage(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
     """What one agent invocation (one session) used, from the agent's final result."""
 
     input_tokens: Count = 0
@@ -112,13 +121,14 @@ class Usage(msgspec.Struct, rename="camel", kw_only=True):
     permission_denials: Count = 0
 
 
-class Entity(msgspec.Struct, rename="camel", kw_only=True):
-    """Common base: every stored entity has an id."""
+class Entity(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
+    """Common base: every stored entity has an id. (Subclasses repeat ``frozen``:
+    msgspec would inherit it, but type checkers want it said.)"""
 
     id: str
 
 
-class Project(Entity, kw_only=True):
+class Project(Entity, kw_only=True, frozen=True):
     name: str
     working_dir: str = ""
     description: str = ""
@@ -127,7 +137,7 @@ class Project(Entity, kw_only=True):
     updated_at: int = 0
 
 
-class TimelineEvent(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
+class TimelineEvent(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True, frozen=True):
     id: str
     type: TimelineEventType
     timestamp: int
@@ -135,7 +145,7 @@ class TimelineEvent(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=
     session_id: str | None = None
 
 
-class Subtask(msgspec.Struct, rename="camel", kw_only=True):
+class Subtask(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
     id: str
     task_id: str
     title: str
@@ -147,7 +157,7 @@ class Subtask(msgspec.Struct, rename="camel", kw_only=True):
     completed_at: int | None = None
 
 
-class Task(Entity, kw_only=True):
+class Task(Entity, kw_only=True, frozen=True):
     project_id: str
     parent_id: str | None = None
     title: str
@@ -155,33 +165,34 @@ class Task(Entity, kw_only=True):
     initial_prompt: str = ""
     status: TaskStatus = "pending"
     priority: TaskPriority = "medium"
-    session_ids: list[str] = msgspec.field(default_factory=list)
-    skill_ids: list[str] = msgspec.field(default_factory=list)
-    agent_ids: list[str] = msgspec.field(default_factory=list)
-    dependencies: list[str] = msgspec.field(default_factory=list)
-    subtasks: list[Subtask] = msgspec.field(default_factory=list)
-    timeline: list[TimelineEvent] = msgspec.field(default_factory=list)
+    session_ids: tuple[str, ...] = ()
+    skill_ids: tuple[str, ...] = ()
+    agent_ids: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    subtasks: tuple[Subtask, ...] = ()
+    timeline: tuple[TimelineEvent, ...] = ()
     created_at: int = 0
     updated_at: int = 0
     started_at: int | None = None
     completed_at: int | None = None
 
 
-class SessionEvent(msgspec.Struct, rename="camel", kw_only=True):
+class SessionEvent(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
     id: str
     timestamp: int
     type: str
     data: Any = None
 
 
-class Session(Entity, kw_only=True):
+class Session(Entity, kw_only=True, frozen=True):
     project_id: str
-    task_ids: list[str] = msgspec.field(default_factory=list)
+    task_ids: tuple[str, ...] = ()
     name: str = ""
     agent_id: str | None = None
     status: SessionStatus = "running"
+    # Dicts, as msgspec has no immutable mapping: a change is a new dict.
     env: dict[str, str] = msgspec.field(default_factory=dict)
-    events: list[SessionEvent] = msgspec.field(default_factory=list)
+    events: tuple[SessionEvent, ...] = ()
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
     started_at: int = 0
     last_activity: int = 0

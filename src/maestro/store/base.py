@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from msgspec import UNSET, UnsetType
 
+from maestro.domain.errors import StorageFull, StoreWriteFailed
 from maestro.domain.events import StoredEvent
 from maestro.domain.models import FINISHED_SESSION_STATUSES, Project, Session, Task
 
@@ -70,6 +71,22 @@ def _created(entity: Project | Task | Session) -> tuple[int, str]:
 def creation_order(entities: list[E]) -> list[E]:
     """Oldest first, ties broken by id so the order is stable."""
     return sorted(entities, key=_created)
+
+
+def disk_full() -> StorageFull:
+    """The answer to a write the disk had no room for (nothing was written)."""
+    return StorageFull(
+        "the disk holding the store is full; nothing was written. Free some space and "
+        "try again (reads go on meanwhile)"
+    )
+
+
+def write_failed(reason: object) -> StoreWriteFailed:
+    """The answer to a write the store could not make (nothing was written)."""
+    return StoreWriteFailed(
+        f"the store could not write ({reason}); nothing was written. "
+        "Try again; the server log has the details"
+    )
 
 
 class StoreUnavailable(RuntimeError):

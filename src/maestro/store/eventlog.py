@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -72,28 +72,56 @@ class EventLog:
             with self.path.open("r+b") as file:
                 file.truncate(keep)
 
+    def lines(self, events: Iterable[StoredEvent]) -> bytes:
+        """The log lines of ``events``, ready for ``write``."""
+        return b"".join(
+            self._encoder.encode(_LogLine(e.seq, e.project_id, e.frame)) + b"\n" for e in events
+        )
+
+    def write(self, data: bytes) -> int:
+        """Append ``data`` (whole lines); return the file's length before, for ``cut``.
+        May run in a worker thread: it touches the file only."""
+        assert self._handle is not None, "EventLog.load() must run first"
+        before = os.lseek(self._handle, 0, os.SEEK_END)
+        write_all(self._handle, data)
+        return before
+
+    def cut(self, length: int) -> None:
+        """Undo a ``write``: cut the file back to ``length`` bytes."""
+        assert self._handle is not None, "EventLog.load() must run first"
+        os.ftruncate(self._handle, length)
+
+    def sync(self) -> None:
+        assert self._handle is not None, "EventLog.load() must run first"
+        os.fsync(self._handle)
+
+    def record(self, events: Sequence[StoredEvent]) -> None:
+        """Keep a batch that is on disk in the in-memory tail."""
+        if not events:
+            return
+        self.tail.extend(events)
+        self.last_seq = events[-1].seq
+        self._lines_in_file += len(events)
+
+    @property
+    def needs_compaction(self) -> bool:
+        return self._lines_in_file >= 2 * self.retain
+
     def append(self, events: Iterable[StoredEvent]) -> None:
-        """Persist a committed batch, then keep it in the in-memory tail."""
+        """Write and record a batch at once (start-up repairs, imports)."""
         batch = list(events)
         if not batch:
             return
-        data = b"".join(
-            self._encoder.encode(_LogLine(e.seq, e.project_id, e.frame)) + b"\n" for e in batch
-        )
-        assert self._handle is not None, "EventLog.load() must run first"
-        write_all(self._handle, data)
+        self.write(self.lines(batch))
         if self.fsync:
-            os.fsync(self._handle)
-        self.tail.extend(batch)
-        self.last_seq = batch[-1].seq
-        self._lines_in_file += len(batch)
-        if self._lines_in_file >= 2 * self.retain:
-            self._compact()
+            self.sync()
+        self.record(batch)
+        if self.needs_compaction:
+            self.compact()
 
-    def _compact(self) -> None:
-        data = b"".join(
-            self._encoder.encode(_LogLine(e.seq, e.project_id, e.frame)) + b"\n" for e in self.tail
-        )
+    def compact(self) -> None:
+        """Rewrite the file down to the retained tail (atomically)."""
+        data = self.lines(self.tail)
         write_atomically(self.path, data, fsync=self.fsync)
         self.close()
         self._handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -18,8 +18,11 @@ def write_temp(path: Path, data: bytes, fsync: bool = False) -> Path:
         write_all(fd, data)
         if fsync:
             os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        temp.unlink(missing_ok=True)  # a half-written temp file is of no use to anyone
+        raise
+    os.close(fd)
     return temp
 
 

@@ -10,33 +10,52 @@ Layout under the data directory::
     .lock                   held by the one server using the directory
     .quarantine/            files that did not parse at start-up
 
-Reads are served from memory. Writes go through a transaction that holds the one
-write lock, so two requests never interleave their read-modify-write; at commit
-every file is written atomically before the caller can answer 2xx.
+Reads are served from memory, which holds exactly what is on disk. Writes go
+through a transaction that holds the one write lock while it reads, decides and
+is prepared, so two requests never interleave their read-modify-write. Prepared
+transactions are then written in groups, all or nothing, by the committer
+(``store.commit``): a transaction that waits for the disk does not hold the lock,
+later ones are prepared on top of it (they read the pending versions) and share
+its write. Memory and subscribers see a transaction only once its group is on
+disk; the caller answers 2xx only then. A failed write changes nothing and
+answers ``507 INSUFFICIENT_STORAGE`` (disk full) or ``503 STORE_UNAVAILABLE``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator, Hashable, Iterable, Sequence
+import sys
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import msgspec
+from msgspec.structs import replace
 
 from maestro.domain.clock import now_ms
+from maestro.domain.errors import StorageFull, StoreWriteFailed
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
 from maestro.domain.ids import is_valid_id
 from maestro.domain.models import Project, Session, Task
-from maestro.store.base import E, EventListener, SessionQuery, TaskQuery, creation_order
-from maestro.store.commit import CommitBatch, GroupCommitter
+from maestro.store.base import (
+    E,
+    EventListener,
+    SessionQuery,
+    TaskQuery,
+    creation_order,
+    disk_full,
+    write_failed,
+)
+from maestro.store.commit import DiskWriter, FileChange, FsyncFailed, GroupCommitter, WriteGroup
 from maestro.store.datadir_lock import lock_data_dir
 from maestro.store.eventlog import EventLog
-from maestro.store.files import is_temp_file, write_atomically, write_temp
+from maestro.store.files import is_temp_file, write_atomically
 from maestro.store.identity import new_store_id, read_identity, write_identity
 
 log = logging.getLogger("maestro.store")
@@ -168,16 +187,60 @@ class _Deleted:
         self.entity = entity
 
 
-class JsonTransaction:
-    """Staged writes over the committed state; see ``store.base.Transaction``."""
+Key = tuple[type[AnyEntity], str]
+Staged = AnyEntity | _Deleted
 
-    def __init__(self, memory: _Memory) -> None:
+
+@dataclass
+class _Prepared:
+    """A transaction ready to be written: its changes and its numbered events."""
+
+    number: int
+    staged: dict[Key, Staged]
+    events: list[StoredEvent]
+
+
+@dataclass
+class _Pending:
+    """Prepared transactions not yet on disk. Later transactions read through
+    them (latest version first); memory does not see them until they are written."""
+
+    versions: dict[Key, tuple[int, Staged]] = field(default_factory=dict)
+
+    def add(self, prepared: _Prepared) -> None:
+        for key, staged in prepared.staged.items():
+            self.versions[key] = (prepared.number, staged)
+
+    def written(self, through: int) -> None:
+        """Transactions up to number ``through`` are on disk (and in memory)."""
+        self.versions = {k: v for k, v in self.versions.items() if v[0] > through}
+
+    def get(self, key: Key) -> Staged | None:
+        found = self.versions.get(key)
+        return None if found is None else found[1]
+
+    def of_kind(self, kind: type[Any]) -> Iterable[tuple[Key, Staged]]:
+        return ((key, v[1]) for key, v in self.versions.items() if key[0] is kind)
+
+
+class JsonTransaction:
+    """Staged writes over the committed state and the transactions still being
+    written; see ``store.base.Transaction``."""
+
+    def __init__(self, memory: _Memory, pending: _Pending) -> None:
         self._memory = memory
-        self.staged: dict[tuple[type[AnyEntity], str], AnyEntity | _Deleted] = {}
+        self._pending = pending
+        self.staged: dict[Key, Staged] = {}
         self.events: list[PendingEvent] = []
 
+    def _latest(self, key: Key) -> Staged | None:
+        staged = self.staged.get(key)
+        if staged is None:
+            staged = self._pending.get(key)
+        return staged
+
     async def get(self, kind: type[E], entity_id: str) -> E | None:
-        staged = self.staged.get((kind, entity_id))
+        staged = self._latest((kind, entity_id))
         if staged is None:
             return self._memory.table(kind).get(entity_id)
         return None if isinstance(staged, _Deleted) else cast(E, staged)
@@ -195,12 +258,22 @@ class JsonTransaction:
         table = self._memory.table(kind)
         found: dict[str, E] = {}
         for entity_id in ids:
-            staged = self.staged.get((kind, entity_id), table.get(entity_id))
-            if staged is not None and not isinstance(staged, _Deleted) and matches(staged):
-                found[entity_id] = cast(E, staged)
-        for (staged_kind, entity_id), staged in self.staged.items():
-            if staged_kind is kind and not isinstance(staged, _Deleted) and matches(staged):
-                found[entity_id] = cast(E, staged)
+            latest = self._latest((kind, entity_id))
+            current = table.get(entity_id) if latest is None else latest
+            if current is not None and not isinstance(current, _Deleted) and matches(current):
+                found[entity_id] = cast(E, current)
+        # Changed entities may have moved into the query's reach (a new status, say).
+        changed = [*self._pending.of_kind(kind), *self.staged.items()]
+        for (staged_kind, entity_id), _ in changed:
+            if staged_kind is not kind:
+                continue
+            latest = self._latest((kind, entity_id))
+            if isinstance(latest, _Deleted) or latest is None:
+                found.pop(entity_id, None)
+            elif matches(latest):
+                found[entity_id] = cast(E, latest)
+            else:
+                found.pop(entity_id, None)
         return creation_order(list(found.values()))
 
     def put(self, entity: AnyEntity) -> None:
@@ -210,7 +283,31 @@ class JsonTransaction:
         self.staged[(type(entity), entity.id)] = _Deleted(entity)
 
     def emit(self, event_type: str, data: Any, project_id: str) -> None:
-        self.events.append(PendingEvent(event_type, data, project_id))
+        self.events.append(PendingEvent.of(event_type, data, project_id))
+
+
+def _linked(ids: Iterable[str], wanted: set[str]) -> list[str]:
+    """``ids`` that are still wanted, in their order, then the wanted ones missing."""
+    kept = [i for i in ids if i in wanted]
+    return kept + sorted(wanted.difference(kept))
+
+
+def stop_process(reason: str) -> None:
+    """What a failed fsync leads to: the process ends, so nothing more is promised
+    on a disk that may have dropped data. A supervisor restarts it from the disk."""
+    log.critical("stopping: %s", reason)
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(70)  # EX_SOFTWARE; the kernel releases the data directory's lock
+
+
+def _write_error(error: BaseException) -> StorageFull | StoreWriteFailed:
+    """The documented error for a write the disk refused (nothing was written)."""
+    if isinstance(error, FsyncFailed):
+        return StoreWriteFailed(f"{error}; the server stops to keep what is on disk true")
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_full()
+    return write_failed(error.strerror if isinstance(error, OSError) and error.strerror else error)
 
 
 class JsonFileStore:
@@ -218,17 +315,32 @@ class JsonFileStore:
 
     kind = "json"
 
-    def __init__(self, root: Path, *, retain_events: int = 10_000, fsync: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        retain_events: int = 10_000,
+        fsync: bool = False,
+        on_fsync_failure: Callable[[str], None] = stop_process,
+    ) -> None:
         self.root = root
         self.fsync = fsync
         self._memory = _Memory()
+        self._pending = _Pending()
         self._lock = asyncio.Lock()
         self._listeners: list[EventListener] = []
         self._events = EventLog(root / "events.jsonl", retain_events, fsync=fsync)
         self._encoder = msgspec.json.Encoder()
         self._known_dirs: set[Path] = set()
-        self._last_seq = 0
-        self._committer: GroupCommitter | None = None
+        self._last_seq = 0  # the last seq given out, written or not
+        self._prepared = 0  # transactions prepared so far
+        self._failures = 0  # groups that failed: transactions built on them must not go on
+        self._last_failure: BaseException = OSError()
+        self._on_fsync_failure = on_fsync_failure
+        self._writer = DiskWriter(
+            self._events.write, self._events.cut, self._events.sync, fsync=fsync
+        )
+        self._committer: GroupCommitter[_Prepared] = GroupCommitter(self._flush, self._discard)
         self.store_id = ""  # set by open()
         self._lock_fd: int | None = None
 
@@ -263,12 +375,9 @@ class JsonFileStore:
         if known is None:
             write_identity(self.root, self.store_id, fsync=self.fsync)
         self._last_seq = self._events.last_seq
-        if self.fsync:
-            self._committer = GroupCommitter(self._events.append, self._publish)
 
     async def close(self) -> None:
-        if self._committer is not None:
-            await self._committer.close()
+        await self._committer.close()
         self._events.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the data directory's lock
@@ -317,29 +426,34 @@ class JsonFileStore:
         files of one change: a link either side still records is kept, and ids of
         entities that no longer exist are dropped."""
         memory = self._memory
-        repaired: dict[tuple[type[AnyEntity], str], AnyEntity] = {}
+        links = {
+            (session.id, task_id)
+            for session in memory.sessions.values()
+            for task_id in session.task_ids
+            if task_id in memory.tasks
+        } | {
+            (session_id, task.id)
+            for task in memory.tasks.values()
+            for session_id in task.session_ids
+            if session_id in memory.sessions
+        }
+        task_ids_of: dict[str, set[str]] = {}
+        session_ids_of: dict[str, set[str]] = {}
+        for session_id, task_id in links:
+            task_ids_of.setdefault(session_id, set()).add(task_id)
+            session_ids_of.setdefault(task_id, set()).add(session_id)
+        repaired: list[AnyEntity] = []
         for session in list(memory.sessions.values()):
-            for task_id in session.task_ids:
-                task = memory.tasks.get(task_id)
-                if task is not None and session.id not in task.session_ids:
-                    task.session_ids.append(session.id)
-                    repaired[(Task, task.id)] = task
-            kept = [t for t in session.task_ids if t in memory.tasks]
-            if kept != session.task_ids:
-                session.task_ids = kept
-                repaired[(Session, session.id)] = session
+            kept = _linked(session.task_ids, task_ids_of.get(session.id, set()))
+            if kept != list(session.task_ids):
+                repaired.append(replace(session, task_ids=type(session.task_ids)(kept)))
         for task in list(memory.tasks.values()):
-            kept = [s for s in task.session_ids if s in memory.sessions]
-            if kept != task.session_ids:
-                task.session_ids = kept
-                repaired[(Task, task.id)] = task
-            for session_id in kept:
-                session = memory.sessions[session_id]
-                if task.id not in session.task_ids:
-                    session.task_ids.append(task.id)
-                    repaired[(Session, session.id)] = session
-        for entity in repaired.values():
+            kept = _linked(task.session_ids, session_ids_of.get(task.id, set()))
+            if kept != list(task.session_ids):
+                repaired.append(replace(task, session_ids=type(task.session_ids)(kept)))
+        for entity in repaired:
             log.warning("repaired the task/session links of %s", entity.id)
+            memory.put(entity)
             self._write(entity)
 
     # -- reads --------------------------------------------------------------
@@ -373,39 +487,81 @@ class JsonFileStore:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[JsonTransaction]:
         async with self._lock:
-            tx = JsonTransaction(self._memory)
+            failures = self._failures
+            tx = JsonTransaction(self._memory, self._pending)
             yield tx
-            batch = self._commit(tx)
-            if self._committer is None:
-                batch.apply()
-                self._events.append(batch.events)
-                self._publish(batch.events)
+            if not tx.staged and not tx.events:
                 return
-            durable = self._committer.submit(batch)
-        # Outside the lock: the next transactions go ahead and share our fsyncs.
-        await durable
+            if failures != self._failures:
+                # It read versions of a group that then failed to be written.
+                raise _write_error(self._last_failure)
+            done = self._committer.submit(self._prepare(tx))
+        # Outside the lock: the next transactions are prepared meanwhile and share
+        # the next write with whatever else is waiting.
+        try:
+            await done
+        except OSError as error:
+            raise _write_error(error) from None
 
-    def _commit(self, tx: JsonTransaction) -> CommitBatch:
-        """Stage the transaction's files (temp files beside their targets), update
-        memory and number its events, all under the lock, so commit order is the
-        order of files on disk and of ``seq``."""
-        batch = CommitBatch()
-        for staged in tx.staged.values():
+    def _prepare(self, tx: JsonTransaction) -> _Prepared:
+        """Number the transaction's events and make its versions visible to the
+        transactions prepared after it (not to memory: it is not on disk yet)."""
+        self._prepared += 1
+        prepared = _Prepared(self._prepared, dict(tx.staged), self._number(tx.events))
+        self._pending.add(prepared)
+        return prepared
+
+    async def _flush(self, group: list[_Prepared]) -> None:
+        """Write a group of prepared transactions, then publish it (see ``commit``)."""
+        final: dict[Key, Staged] = {}
+        for prepared in group:
+            final.update(prepared.staged)
+        events = [event for prepared in group for event in prepared.events]
+        write = WriteGroup(log_lines=self._events.lines(events))
+        for (kind, entity_id), staged in final.items():
+            entity = staged.entity if isinstance(staged, _Deleted) else staged
+            before: AnyEntity | None = self._memory.table(cast(Any, kind)).get(entity_id)
+            data = None if isinstance(staged, _Deleted) else self._encode(entity)
+            write.files.append(FileChange(self._path(entity), data, self._encoded(before)))
+            if isinstance(staged, _Deleted) and isinstance(entity, Project):
+                # The project's (by now empty) task folder goes with it.
+                tasks_dir = self.root / "tasks" / entity.id
+                self._known_dirs.discard(tasks_dir)
+                write.removed_dirs.append(tasks_dir)
+        try:
+            await asyncio.to_thread(self._writer.write, write)
+        except FsyncFailed as error:
+            self._on_fsync_failure(f"{error}; what the disk promised can no longer be trusted")
+            raise
+        except OSError as error:
+            log.error("a write of %d transaction(s) failed and was undone: %s", len(group), error)
+            raise
+        for (kind, entity_id), staged in final.items():
             if isinstance(staged, _Deleted):
-                batch.unlinks.append(self._path(staged.entity))
-                if isinstance(staged.entity, Project):
-                    # The project's (by now empty) task folder goes with it.
-                    tasks_dir = self.root / "tasks" / staged.entity.id
-                    self._known_dirs.discard(tasks_dir)
-                    batch.removed_dirs.append(tasks_dir)
-                self._memory.remove(type(staged.entity), staged.entity.id)
+                self._memory.remove(kind, entity_id)
             else:
-                path = self._path(staged)
-                batch.renames.append((write_temp(path, self._encode(staged)), path))
-                log.debug("wrote %s", path.relative_to(self.root))
                 self._memory.put(staged)
-        batch.events = self._number(tx.events)
-        return batch
+        self._pending.written(group[-1].number)
+        self._events.record(events)
+        self._publish(events)
+        if self._events.needs_compaction:
+            try:
+                await asyncio.to_thread(self._events.compact)
+            except OSError as error:  # the log keeps growing; nothing is lost
+                log.warning("could not compact the event log: %s", error)
+
+    def _discard(self, error: BaseException) -> None:
+        """A group failed: forget every transaction prepared but not written."""
+        self._failures += 1
+        self._last_failure = error
+        self._pending.versions.clear()
+        self._last_seq = self._events.last_seq
+
+    def _encoded(self, entity: AnyEntity | None) -> Callable[[], bytes | None]:
+        """An entity's file content, made only if a failed write must put it back."""
+        if entity is None:
+            return lambda: None
+        return lambda: msgspec.json.format(msgspec.json.encode(entity), indent=2) + b"\n"
 
     def _encode(self, entity: AnyEntity) -> bytes:
         path = self._path(entity)

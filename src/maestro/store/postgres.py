@@ -44,7 +44,15 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from maestro.domain.clock import now_ms
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
 from maestro.domain.models import Project, Session, Task
-from maestro.store.base import E, EventListener, SessionQuery, StoreUnavailable, TaskQuery
+from maestro.store.base import (
+    E,
+    EventListener,
+    SessionQuery,
+    StoreUnavailable,
+    TaskQuery,
+    disk_full,
+    write_failed,
+)
 from maestro.store.migrations import current_schema, migrate
 
 log = logging.getLogger("maestro.store")
@@ -109,7 +117,8 @@ def describe_url(url: str) -> str:
 
 
 def _row(entity: AnyEntity) -> tuple[Any, ...]:
-    """The values of ``_UPSERT[type(entity)]``."""
+    """The values of ``_UPSERT[type(entity)]``. Id tuples go as lists: psycopg
+    sends a list as an array (a tuple would be a record)."""
     doc = _encoder.encode(entity).decode()
     if isinstance(entity, Task):
         return (
@@ -118,7 +127,7 @@ def _row(entity: AnyEntity) -> tuple[Any, ...]:
             entity.parent_id,
             entity.status,
             entity.created_at,
-            entity.session_ids,
+            list(entity.session_ids),
             doc,
         )
     if isinstance(entity, Session):
@@ -127,7 +136,7 @@ def _row(entity: AnyEntity) -> tuple[Any, ...]:
             entity.project_id,
             entity.status,
             entity.started_at,
-            entity.task_ids,
+            list(entity.task_ids),
             doc,
         )
     return (entity.id, entity.created_at, doc)
@@ -249,7 +258,7 @@ class PostgresTransaction:
         self._staged[(type(entity), entity.id)] = (entity, False)
 
     def emit(self, event_type: str, data: Any, project_id: str) -> None:
-        self.events.append(PendingEvent(event_type, data, project_id))
+        self.events.append(PendingEvent.of(event_type, data, project_id))
 
 
 class PostgresStore:
@@ -394,6 +403,21 @@ class PostgresStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
+        """One transaction, all or nothing: its rows, its events and its
+        notification commit together, and subscribers hear of it only after the
+        commit. A database that cannot write answers the documented errors."""
+        try:
+            async with self._transaction() as tx:
+                yield tx
+        except psycopg.errors.DiskFull as error:
+            log.error("a write failed, the database's disk is full: %s", error)
+            raise disk_full() from None
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            log.error("a write failed: %s", error)
+            raise write_failed(" ".join(str(error).split()) or type(error).__name__) from None
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[PostgresTransaction]:
         committed: list[StoredEvent] = []
         # Pipeline mode: statements are sent without waiting for their results until
         # one is needed, so BEGIN, the lock and the first read travel together, and
