@@ -8,7 +8,8 @@ One project with 200 tasks (a quarter in each status) on a fresh JSON store; the
 - ``GET /api/tasks?projectId=&status=`` the project's pending tasks (50);
 - ``PATCH /api/tasks/:id``              always the same task (a description change:
   one file rewritten, one event), the hot spot of many agents reporting;
-- ``POST /api/tasks``                   new tasks in the project (one file, one event).
+- ``POST /api/tasks``                   new tasks in a second project (one file, one
+  event), so the listed project keeps its 50.
 
 Every 2xx means "on disk" (written before the answer; fsynced too with
 ``--fsync``). Each endpoint's req/s is reported as a ratio to ``/health`` on the
@@ -61,6 +62,8 @@ def seed(server: MaestroServer) -> list[Endpoint]:
     """The project, its tasks, and the endpoints that use them."""
     with httpx.Client(base_url=server.url, timeout=30) as http:
         project = http.post("/api/projects", json={"name": "Busy"}).json()["id"]
+        # New tasks go to a project of their own: the listed one stays at 50.
+        inbox = http.post("/api/projects", json={"name": "Inbox"}).json()["id"]
         ids = [
             http.post(
                 "/api/tasks",
@@ -86,7 +89,7 @@ def seed(server: MaestroServer) -> list[Endpoint]:
             "POST /api/tasks",
             "POST",
             ["/api/tasks"],
-            f'{{"projectId": "{project}", "title": "New"}}',
+            f'{{"projectId": "{inbox}", "title": "New"}}',
         ),
     ]
 

@@ -18,10 +18,20 @@ _ID_RE = re.compile(ID_PATTERN)
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
+_SUFFIX_LENGTH = 9
+_SUFFIXES = len(_ALPHABET) ** _SUFFIX_LENGTH
+
+
 def new_id(prefix: str) -> str:
     """A fresh id such as ``task_1706790000000_k2j4n5l6m``."""
-    suffix = "".join(secrets.choice(_ALPHABET) for _ in range(9))
-    return f"{prefix}_{int(time.time() * 1000)}_{suffix}"
+    # One draw from the OS's random source, not one per character: ids are made
+    # on every create, on the write path.
+    number = secrets.randbelow(_SUFFIXES)
+    suffix = []
+    for _ in range(_SUFFIX_LENGTH):
+        number, digit = divmod(number, len(_ALPHABET))
+        suffix.append(_ALPHABET[digit])
+    return f"{prefix}_{int(time.time() * 1000)}_{''.join(suffix)}"
 
 
 def is_valid_id(value: object) -> bool:

@@ -3,17 +3,26 @@ moment leaves either the old file or the new one, never a mix."""
 
 from __future__ import annotations
 
+import itertools
 import os
-import secrets
 from pathlib import Path
 
 TEMP_MARK = ".tmp-"
+# Temp names need only be unique among this process's writes (O_EXCL refuses a
+# clash; a crashed process's leftovers are removed at start-up): a counter
+# beside the pid does it without a trip to the OS's random source per file.
+_temp_numbers = itertools.count()
 
 
 def write_temp(path: Path, data: bytes, fsync: bool = False) -> Path:
     """Write ``data`` to a new temp file beside ``path``; return the temp file."""
-    temp = path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    while True:
+        temp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}-{next(_temp_numbers)}")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            break
+        except FileExistsError:  # left by an earlier process that had this pid
+            continue
     try:
         write_all(fd, data)
         if fsync:

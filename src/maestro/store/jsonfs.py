@@ -331,7 +331,7 @@ class JsonFileStore:
         self._listeners: list[EventListener] = []
         self._events = EventLog(root / "events.jsonl", retain_events, fsync=fsync)
         self._encoder = msgspec.json.Encoder()
-        self._known_dirs: set[Path] = set()
+        self._folders: dict[tuple[str, ...], Path] = {}
         self._last_seq = 0  # the last seq given out, written or not
         self._prepared = 0  # transactions prepared so far
         self._failures = 0  # groups that failed: transactions built on them must not go on
@@ -346,11 +346,22 @@ class JsonFileStore:
 
     # -- paths --------------------------------------------------------------
 
+    def _folder(self, entity: AnyEntity) -> Path:
+        """The entity's folder (made when first needed), one ``Path`` per folder:
+        joining paths anew for every write was a measurable part of a create."""
+        key = ("tasks", entity.project_id) if isinstance(entity, Task) else (type(entity).__name__,)
+        folder = self._folders.get(key)
+        if folder is None:
+            if isinstance(entity, Task):
+                folder = self.root / "tasks" / entity.project_id
+            else:
+                folder = self.root / ("projects" if isinstance(entity, Project) else "sessions")
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders[key] = folder
+        return folder
+
     def _path(self, entity: AnyEntity) -> Path:
-        if isinstance(entity, Task):
-            return self.root / "tasks" / entity.project_id / f"{entity.id}.json"
-        folder = "projects" if isinstance(entity, Project) else "sessions"
-        return self.root / folder / f"{entity.id}.json"
+        return self._folder(entity) / f"{entity.id}.json"
 
     # -- life cycle ---------------------------------------------------------
 
@@ -525,9 +536,8 @@ class JsonFileStore:
             write.files.append(FileChange(self._path(entity), data, self._encoded(before)))
             if isinstance(staged, _Deleted) and isinstance(entity, Project):
                 # The project's (by now empty) task folder goes with it.
-                tasks_dir = self.root / "tasks" / entity.id
-                self._known_dirs.discard(tasks_dir)
-                write.removed_dirs.append(tasks_dir)
+                self._folders.pop(("tasks", entity.id), None)
+                write.removed_dirs.append(self.root / "tasks" / entity.id)
         try:
             await asyncio.to_thread(self._writer.write, write)
         except FsyncFailed as error:
@@ -564,10 +574,6 @@ class JsonFileStore:
         return lambda: msgspec.json.format(msgspec.json.encode(entity), indent=2) + b"\n"
 
     def _encode(self, entity: AnyEntity) -> bytes:
-        path = self._path(entity)
-        if path.parent not in self._known_dirs:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._known_dirs.add(path.parent)
         return msgspec.json.format(self._encoder.encode(entity), indent=2) + b"\n"
 
     def _write(self, entity: AnyEntity) -> None:
