@@ -1,7 +1,9 @@
-"""Assertions shared by the API tests."""
+"""Assertions and waits shared by the API tests."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,3 +42,18 @@ def assert_error(
     if message is not None:
         assert body["message"] == message
     return body
+
+
+def wait_for_files(data_dir: Path, timeout: float = 10.0) -> None:
+    """Wait until a JSON store's files hold everything it committed: every journal
+    segment is empty (a checkpoint removes the segments it has written)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        segments = list((data_dir / "journal").glob("*.jsonl"))
+        try:
+            if all(segment.stat().st_size == 0 for segment in segments):
+                return
+        except FileNotFoundError:
+            pass  # removed by the checkpoint as we looked
+        time.sleep(0.01)
+    raise AssertionError(f"the files under {data_dir} did not catch up in {timeout}s")

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer
+from tests.helpers import wait_for_files
 
 ONE_MIB = 1024 * 1024
 DEPTH = 100_000
@@ -192,6 +193,9 @@ def assert_refused(
     """
     server = seeded.server
     log_before = len(server.log())
+    # The files follow the journal in the background: let them settle, so the
+    # snapshots around the refused request see only what it changed.
+    wait_for_files(server.data_dir)
     before = snapshot(server.data_dir)
     reply = send(server.port, method, target, body, headers, stream)
     after = snapshot(server.data_dir)

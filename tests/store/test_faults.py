@@ -1,15 +1,21 @@
-"""The JSON store under write faults: every step of a commit fails in turn
-(temp file, event log, rename, directory fsync), on a real filesystem, with the
-service making real multi-file changes. After each: the documented error, memory
-equal to the disk, no temp file left, the event log as before, a restart showing
-exactly the acknowledged writes, and the next write going through once the fault
-is gone."""
+"""The JSON store under write faults, on a real filesystem, with the service making
+real multi-file changes.
+
+A commit is one journal append: when it fails (full disk, I/O error, a short
+write, a cut-back that fails too) the answer is the documented error and nothing
+changes: memory, the journal, the event stream, and what a restart shows. The
+files follow in checkpoints: when one fails (at its temp file, rename, event log
+or segment removal) nothing acknowledged is lost, neither in memory nor after a
+crash, no temp file is left, and the files catch up once the fault is gone.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import json
+import os
+import shutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,8 +27,8 @@ import pytest
 from maestro.domain.errors import StorageFull, StoreWriteFailed
 from maestro.domain.requests import ProjectCreate, SessionCreate, TaskCreate, TaskPatch
 from maestro.service import Workspace
-from maestro.store import commit
-from maestro.store.files import TEMP_MARK
+from maestro.store import checkpoint, journal
+from maestro.store.files import TEMP_MARK, FsyncFailed
 from maestro.store.jsonfs import JsonFileStore
 
 pytestmark = pytest.mark.json_only
@@ -79,8 +85,27 @@ def temp_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if TEMP_MARK in p.name]
 
 
-def event_lines(root: Path) -> list[str]:
-    return (root / "events.jsonl").read_text().splitlines()
+def journal_bytes(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted((root / "journal").glob("*.jsonl")))
+
+
+def event_seqs(root: Path) -> list[int]:
+    lines = (root / "events.jsonl").read_text().splitlines()
+    return [json.loads(line)["seq"] for line in lines]
+
+
+async def after_a_crash(store: JsonFileStore, tmp_path: Path) -> dict[str, Any]:
+    """What a server started on the store's directory as it is now would serve: a
+    copy, as ``kill -9`` would leave it (the lock is the running store's), taken
+    between two checkpoints."""
+    await store.checkpoint_done()
+    root = store.root
+    copy = tmp_path / f"crashed-{len(list(tmp_path.iterdir()))}"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".lock"))
+    async with opened(copy) as (store, _):
+        found = await in_memory(store)
+    assert temp_files(copy) == []
+    return found
 
 
 class Fault:
@@ -108,41 +133,29 @@ class Fault:
 ENOSPC = OSError(errno.ENOSPC, "No space left on device")
 EIO = OSError(errno.EIO, "Input/output error")
 
-# (step, the error, which call fails): often the second file of a two-file
-# commit, so the first is already written when the fault hits.
-STEPS = [
-    ("temp file", ENOSPC, 2),
-    ("temp file", EIO, 1),
-    ("event log", ENOSPC, 1),
-    ("rename", EIO, 2),
-    ("rename", ENOSPC, 1),
-]
 
-Install = Callable[[JsonFileStore, str, OSError, int], Fault]
+def short_write_then(error: OSError) -> Callable[[int, bytes], None]:
+    """A write that gets half of the line onto the disk, then fails."""
+
+    def write_all(fd: int, data: bytes) -> None:
+        os.write(fd, data[: len(data) // 2])
+        raise error
+
+    return write_all
 
 
-@pytest.fixture
-def fault_at(monkeypatch: pytest.MonkeyPatch) -> Install:
-    """Install a fault at one step of the store's commit."""
+# -- the commit: one journal append --------------------------------------------------
 
-    def install(store: JsonFileStore, step: str, error: OSError, after: int) -> Fault:
-        if step == "temp file":
-            fault = Fault(error, after)
-            monkeypatch.setattr(commit, "write_temp", fault.wrap(commit.write_temp))
-        elif step == "event log":
-            fault = Fault(error, after)
-            monkeypatch.setattr(store._writer, "append_log", fault.wrap(store._writer.append_log))
-        else:  # a rename that fails once; putting files back renames too
-            fault = Fault(error, after, once=True)
-            monkeypatch.setattr(commit.os, "replace", fault.wrap(commit.os.replace))
-        return fault
-
-    return install
+APPEND_FAULTS: dict[str, Callable[[], Callable[[int, bytes], None]]] = {
+    "full disk": lambda: Fault(ENOSPC).wrap(journal.write_all),
+    "I/O error": lambda: Fault(EIO).wrap(journal.write_all),
+    "short write": lambda: short_write_then(ENOSPC),
+}
 
 
-@pytest.mark.parametrize(("step", "error", "after"), STEPS)
-def test_a_failed_step_changes_nothing_and_the_next_write_goes_through(
-    tmp_path: Path, fault_at: Install, step: str, error: OSError, after: int
+@pytest.mark.parametrize("fault", list(APPEND_FAULTS))
+def test_a_refused_commit_changes_nothing_and_the_next_one_goes_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
     root = tmp_path / "data"
 
@@ -150,46 +163,87 @@ def test_a_failed_step_changes_nothing_and_the_next_write_goes_through(
         async with opened(root) as (store, service):
             project = await service.create_project(ProjectCreate(name="P"))
             task = await service.create_task(TaskCreate(project_id=project.id, title="T"))
+            # Held in the journal (no checkpoint gets through), to see it unchanged.
+            assert await store.sync_files()
+            stuck = Fault(EIO)
+            monkeypatch.setattr(checkpoint, "write_temp", stuck.wrap(checkpoint.write_temp))
+            await service.patch_task(task.id, TaskPatch(description="in the journal only"))
             acknowledged = await in_memory(store)
-            log_before = event_lines(root)
+            journal_before = journal_bytes(root)
+            assert journal_before
             seq_before = store.recent_events()[-1].seq
 
-            fault = fault_at(store, step, error, after)
-            # A session linked to the task: two files (session, task) and three events.
-            expected = StorageFull if error.errno == errno.ENOSPC else StoreWriteFailed
+            monkeypatch.setattr(journal, "write_all", APPEND_FAULTS[fault]())
+            # A session linked to the task: two entities and three events in one group.
+            expected = StoreWriteFailed if fault == "I/O error" else StorageFull
             with pytest.raises(expected) as refused:
                 await service.create_session(
                     SessionCreate(project_id=project.id, task_ids=[task.id])
                 )
-            assert fault.calls >= after, "the fault was never reached"
             assert refused.value.status == (507 if expected is StorageFull else 503)
             assert await in_memory(store) == acknowledged
-            assert on_disk(root) == acknowledged
-            assert temp_files(root) == []
-            assert event_lines(root) == log_before
+            assert journal_bytes(root) == journal_before, "the journal was not cut back"
             assert store.recent_events()[-1].seq == seq_before
+            assert await after_a_crash(store, tmp_path) == acknowledged
             # Reads go on.
             assert (await service.get_task(task.id)).title == "T"
 
-            fault.on = False  # space returns
+            monkeypatch.undo()  # space returns
             session = await service.create_session(
                 SessionCreate(project_id=project.id, task_ids=[task.id])
             )
             await service.patch_task(task.id, TaskPatch(title="T2"))
             acknowledged = await in_memory(store)
-            assert on_disk(root) == acknowledged
-            # The seq numbers go on from the last written one: none is skipped.
+            assert session.id in acknowledged
+            assert await after_a_crash(store, tmp_path) == acknowledged
+            # The seq numbers go on from the last committed one: none is skipped.
             seqs = [e.seq for e in store.recent_events()]
             assert seqs == list(range(1, len(seqs) + 1))
+        # A clean stop leaves the files up to date and no journal.
+        assert on_disk(root) == acknowledged
+        assert not (root / "journal").exists()
+        assert event_seqs(root) == seqs
         async with opened(root) as (store, _):
             assert await in_memory(store) == acknowledged
-            assert session.id in acknowledged
 
     asyncio.run(scenario())
 
 
-def test_transactions_queued_behind_a_failed_group_fail_too_and_leave_no_trace(
-    tmp_path: Path, fault_at: Install
+def test_a_journal_that_cannot_be_cut_back_goes_on_in_a_new_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Half a line stays in the journal: the next group must not be glued onto it."""
+    root = tmp_path / "data"
+
+    async def scenario() -> None:
+        async with opened(root) as (store, service):
+            project = await service.create_project(ProjectCreate(name="P"))
+            assert await store.sync_files()
+            # No checkpoint gets through: the journal alone holds what follows.
+            stuck = Fault(EIO)
+            monkeypatch.setattr(checkpoint, "write_temp", stuck.wrap(checkpoint.write_temp))
+            with monkeypatch.context() as torn:
+                torn.setattr(journal, "write_all", short_write_then(EIO))
+                torn.setattr(journal.os, "ftruncate", Fault(EIO).wrap(os.ftruncate))
+                with pytest.raises(StoreWriteFailed):
+                    await service.create_task(TaskCreate(project_id=project.id, title="Torn"))
+            await service.create_task(TaskCreate(project_id=project.id, title="Whole"))
+            acknowledged = await in_memory(store)
+            torn = [
+                segment
+                for segment in (root / "journal").glob("*.jsonl")
+                if segment.stat().st_size and not segment.read_bytes().endswith(b"\n")
+            ]
+            assert len(torn) == 1, "the torn line should still be there, alone at its end"
+            crashed = await after_a_crash(store, tmp_path)
+            assert crashed == acknowledged
+            assert [t["title"] for t in crashed.values() if "title" in t] == ["Whole"]
+
+    asyncio.run(scenario())
+
+
+def test_commits_queued_behind_a_refused_group_fail_too_and_leave_no_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Writers waiting while a group is written were prepared on top of it: when
     it fails they fail with it, and the ones after go through."""
@@ -199,7 +253,7 @@ def test_transactions_queued_behind_a_failed_group_fail_too_and_leave_no_trace(
         async with opened(root) as (store, service):
             project = await service.create_project(ProjectCreate(name="P"))
             acknowledged = await in_memory(store)
-            fault = fault_at(store, "temp file", ENOSPC, 1)
+            monkeypatch.setattr(journal, "write_all", Fault(ENOSPC).wrap(journal.write_all))
             results = await asyncio.gather(
                 *(
                     service.create_task(TaskCreate(project_id=project.id, title=f"T{i}"))
@@ -208,8 +262,8 @@ def test_transactions_queued_behind_a_failed_group_fail_too_and_leave_no_trace(
                 return_exceptions=True,
             )
             assert all(isinstance(r, StorageFull) for r in results), results
-            assert await in_memory(store) == acknowledged == on_disk(root)
-            fault.on = False
+            assert await in_memory(store) == acknowledged
+            monkeypatch.undo()
             made = await asyncio.gather(
                 *(
                     service.create_task(TaskCreate(project_id=project.id, title=f"U{i}"))
@@ -217,7 +271,60 @@ def test_transactions_queued_behind_a_failed_group_fail_too_and_leave_no_trace(
                 )
             )
             assert len(made) == 20
+            assert await after_a_crash(store, tmp_path) == await in_memory(store)
+            assert await store.sync_files()
             assert on_disk(root) == await in_memory(store)
+
+    asyncio.run(scenario())
+
+
+# -- the checkpoint: the files catch up ----------------------------------------------
+
+CHECKPOINT_STEPS: dict[str, Callable[[JsonFileStore], tuple[Any, str, Fault]]] = {
+    "temp file, full disk": lambda store: (checkpoint, "write_temp", Fault(ENOSPC, after=2)),
+    "temp file, I/O error": lambda store: (checkpoint, "write_temp", Fault(EIO)),
+    "rename": lambda store: (checkpoint.os, "replace", Fault(EIO, after=2)),
+    "event log": lambda store: (store._events, "save", Fault(ENOSPC)),
+    "segment removal": lambda store: (Path, "unlink", Fault(EIO)),
+}
+
+
+@pytest.mark.parametrize("step", list(CHECKPOINT_STEPS))
+def test_a_failed_checkpoint_loses_nothing_and_the_files_catch_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    root = tmp_path / "data"
+
+    async def scenario() -> None:
+        async with opened(root) as (store, service):
+            project = await service.create_project(ProjectCreate(name="P"))
+            task = await service.create_task(TaskCreate(project_id=project.id, title="T"))
+            assert await store.sync_files()
+            owner, name, fault = CHECKPOINT_STEPS[step](store)
+            monkeypatch.setattr(owner, name, fault.wrap(getattr(owner, name)))
+            # Acknowledged: the journal has them, whatever the files do.
+            session = await service.create_session(
+                SessionCreate(project_id=project.id, task_ids=[task.id])
+            )
+            await service.patch_task(task.id, TaskPatch(title="T2"))
+            second = await service.create_task(TaskCreate(project_id=project.id, title="U"))
+            assert not await store.sync_files()
+            assert fault.calls >= fault.after, "the fault was never reached"
+            acknowledged = await in_memory(store)
+            assert {session.id, second.id} <= set(acknowledged)
+            assert temp_files(root) == []
+            assert await after_a_crash(store, tmp_path) == acknowledged
+
+            monkeypatch.undo()  # the fault is gone
+            assert await store.sync_files()
+            assert on_disk(root) == acknowledged
+            assert temp_files(root) == []
+            seqs = [e.seq for e in store.recent_events()]
+            assert event_seqs(root) == seqs, "events.jsonl has a gap or a repeat"
+            # Only the segment being appended to is left.
+            assert len(list((root / "journal").glob("*.jsonl"))) == 1
+        async with opened(root) as (store, _):
+            assert await in_memory(store) == acknowledged
 
     asyncio.run(scenario())
 
@@ -226,22 +333,32 @@ def test_a_failed_fsync_stops_the_process_with_a_clear_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Under MAESTRO_FSYNC=1 a failed fsync means the disk may have dropped what it
-    promised: the store does not go on as if nothing happened."""
+    promised: the store does not go on as if nothing happened, whether it was the
+    journal's fsync (the write is refused) or a checkpoint's (it was answered)."""
     root = tmp_path / "data"
     stops: list[str] = []
 
+    def failing_fsync(fd: int, what: str) -> None:
+        raise FsyncFailed(errno.EIO, f"fsync of {what} failed: Input/output error")
+
     async def scenario() -> None:
-        async with opened(root, fsync=True, on_fsync_failure=stops.append) as (_, service):
+        async with opened(root, fsync=True, on_fsync_failure=stops.append) as (store, service):
             project = await service.create_project(ProjectCreate(name="P"))
-            fault = Fault(EIO)
-            monkeypatch.setattr(commit, "sync_directory", fault.wrap(commit.sync_directory))
+            monkeypatch.setattr(journal, "fsync_fd", failing_fsync)
             with pytest.raises(StoreWriteFailed):
                 await service.create_task(TaskCreate(project_id=project.id, title="T"))
-            fault.on = False
+            assert len(stops) == 1
+            monkeypatch.undo()
+            await store.sync_files()
+            monkeypatch.setattr(checkpoint, "fsync_fd", failing_fsync)
+            await service.create_task(TaskCreate(project_id=project.id, title="U"))
+            with pytest.raises(FsyncFailed):
+                await store.sync_files()
+            assert len(stops) == 2
+            monkeypatch.undo()
 
     asyncio.run(scenario())
-    assert len(stops) == 1
-    assert "fsync" in stops[0] and "can no longer be trusted" in stops[0]
+    assert all("fsync" in stop and "can no longer be trusted" in stop for stop in stops)
 
 
 def test_payloads_are_fixed_when_emitted(tmp_path: Path) -> None:

@@ -1,155 +1,23 @@
-"""Writing committed transactions to disk, all or nothing, in groups.
+"""Committing prepared transactions in groups.
 
 Transactions are prepared one at a time (under the store's write lock) and
 queued here. One committer takes every transaction waiting at that moment as a
-group and writes it off the event loop, in this order:
-
-1. the new version of each dirty entity file to a temp file beside it (a file
-   changed by several transactions of the group is written once, in its last
-   version);
-2. the group's events to the event log, in one append: the record of what was
-   committed;
-3. the temp files renamed over their targets, deleted entities unlinked;
-4. with ``MAESTRO_FSYNC=1``, fsyncs: the temp files before their rename, the
-   event log after its append, and every touched folder at the end.
-
-Only then does the store publish the group to memory and to subscribers, and
-every transaction in it gets its answer. If any step fails, what was written is
-undone (temp files removed, the event log cut back to its length before, renamed
-files put back to their previous version) and every transaction of the group,
-and those queued behind it (they were prepared on top of it), fail with the
-error: nothing of them reaches memory, subscribers or, after a restart, the
-disk. A failed fsync is different: the kernel may have dropped the data it could
-not write, so nothing the disk promised can be trusted any more, and the process
-stops (``FsyncFailed``).
+group and has the store write it in one go (for the JSON store: one journal
+line, ``store.journal``); every transaction of the group is answered together,
+once that write is done. If it fails, every transaction of the group, and those
+queued behind it (they were prepared on top of it), fail with the error: nothing
+of them reaches memory, subscribers or, after a restart, the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from maestro.store.files import sync_directory, write_atomically, write_temp
-
-log = logging.getLogger("maestro.store")
-
 T = TypeVar("T")
-
-
-class FsyncFailed(OSError):
-    """An fsync failed: what was written may be lost without a trace."""
-
-
-@dataclass
-class FileChange:
-    """One file's new content (``None``: delete it), and how to make its content
-    before (``None``: it did not exist), to put it back if the group fails."""
-
-    path: Path
-    data: bytes | None
-    before: Callable[[], bytes | None]
-
-
-@dataclass
-class WriteGroup:
-    """Everything one flush writes."""
-
-    files: list[FileChange] = field(default_factory=list)
-    log_lines: bytes = b""
-    removed_dirs: list[Path] = field(default_factory=list)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync(action: Callable[[], None], what: str) -> None:
-    try:
-        action()
-    except OSError as error:
-        raise FsyncFailed(error.errno, f"fsync of {what} failed: {error.strerror}") from error
-
-
-@dataclass
-class DiskWriter:
-    """Writes one ``WriteGroup`` all or nothing (runs in a worker thread)."""
-
-    append_log: Callable[[bytes], int]
-    """Appends to the event log; returns its length before, for ``cut_log``."""
-    cut_log: Callable[[int], None]
-    sync_log: Callable[[], None]
-    fsync: bool = False
-
-    def write(self, group: WriteGroup) -> None:
-        temps: list[tuple[Path, FileChange]] = []
-        log_length: int | None = None
-        renamed: list[FileChange] = []
-        try:
-            for change in group.files:
-                if change.data is not None:
-                    temps.append((write_temp(change.path, change.data), change))
-            if self.fsync:
-                for temp, _ in temps:
-                    _fsync(lambda t=temp: _fsync_file(t), str(temp))  # type: ignore[misc]
-            if group.log_lines:
-                log_length = self.append_log(group.log_lines)
-                if self.fsync:
-                    _fsync(self.sync_log, "the event log")
-            for change in group.files:
-                if change.data is None:
-                    change.path.unlink(missing_ok=True)
-                    renamed.append(change)
-            for temp, change in temps:
-                os.replace(temp, change.path)
-                renamed.append(change)
-        except FsyncFailed:
-            raise
-        except BaseException:
-            self._undo(temps, log_length, renamed)
-            raise
-        for folder in group.removed_dirs:
-            # Not empty or already gone: either way nothing of ours is left in it.
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        if self.fsync:
-            for folder in {c.path.parent for c in group.files}:
-                _fsync(lambda f=folder: sync_directory(f), str(folder))  # type: ignore[misc]
-
-    def _undo(
-        self,
-        temps: list[tuple[Path, FileChange]],
-        log_length: int | None,
-        renamed: list[FileChange],
-    ) -> None:
-        """Put the disk back as it was before the group. A step of the undo that
-        fails too is logged; the error that started it is what the caller sees."""
-        for temp, _ in temps:
-            with contextlib.suppress(OSError):
-                temp.unlink(missing_ok=True)
-        if log_length is not None:
-            try:
-                self.cut_log(log_length)
-            except OSError as error:
-                log.critical("could not cut the event log back after a failed write: %s", error)
-        for change in renamed:
-            try:
-                before = change.before()
-                if before is None:
-                    change.path.unlink(missing_ok=True)
-                else:
-                    write_atomically(change.path, before, fsync=self.fsync)
-            except OSError as error:
-                log.critical("could not put %s back after a failed write: %s", change.path, error)
 
 
 @dataclass

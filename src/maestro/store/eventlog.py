@@ -1,9 +1,11 @@
 """The JSON store's event log: an append-only file of the last events, so that
 ``seq`` keeps counting and ``?since=`` replay works across restarts.
 
-Each line is ``{"seq", "projectId", "frame"}``. The file is rewritten (atomically)
-down to the retained tail when it has grown to twice the retention, so its size
-stays bounded. A torn last line from a crash is skipped on load.
+Each line is ``{"seq", "projectId", "frame"}``. Events reach it with the
+checkpoint that writes their group's entity files (until then the journal holds
+them, ``store.journal``). The file is rewritten (atomically) down to the
+retained tail when it has grown to twice the retention, so its size stays
+bounded. A torn last line from a crash is skipped on load.
 """
 
 from __future__ import annotations
@@ -17,19 +19,15 @@ from pathlib import Path
 import msgspec
 
 from maestro.domain.events import StoredEvent
-from maestro.store.files import write_all, write_atomically
+from maestro.store.files import fsync_fd, write_all, write_atomically
+from maestro.store.journal import EventLine
 
 log = logging.getLogger("maestro.store")
 
 
-class _LogLine(msgspec.Struct, rename="camel"):
-    seq: int
-    project_id: str
-    frame: str
-
-
 class EventLog:
-    """Bounded, persisted tail of the global event stream."""
+    """Bounded tail of the global event stream: in memory as committed (``tail``,
+    ``record``), and in the file as checkpointed (``save``)."""
 
     def __init__(self, path: Path, retain: int, fsync: bool = False) -> None:
         self.path = path
@@ -37,13 +35,17 @@ class EventLog:
         self.fsync = fsync
         self.tail: deque[StoredEvent] = deque(maxlen=retain)
         self.last_seq = 0
+        self.saved_seq = 0  # the last seq in the file
+        # What the file holds, touched only by ``save`` (the checkpoint's thread),
+        # so compaction never reads ``tail`` while the event loop extends it.
+        self._saved: deque[StoredEvent] = deque(maxlen=retain)
         self._lines_in_file = 0
         self._encoder = msgspec.json.Encoder()
         self._handle: int | None = None
 
     def load(self) -> None:
         """Read the retained tail; unparsable lines (a torn write) are skipped."""
-        decoder = msgspec.json.Decoder(_LogLine)
+        decoder = msgspec.json.Decoder(EventLine)
         self._cut_torn_tail()
         if self.path.exists():
             with self.path.open("rb") as lines:
@@ -57,6 +59,8 @@ class EventLog:
                     if line.seq > self.last_seq:
                         self.last_seq = line.seq
                         self.tail.append(StoredEvent(line.seq, line.project_id, line.frame))
+        self.saved_seq = self.last_seq
+        self._saved.extend(self.tail)
         self._handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def _cut_torn_tail(self) -> None:
@@ -73,59 +77,49 @@ class EventLog:
                 file.truncate(keep)
 
     def lines(self, events: Iterable[StoredEvent]) -> bytes:
-        """The log lines of ``events``, ready for ``write``."""
         return b"".join(
-            self._encoder.encode(_LogLine(e.seq, e.project_id, e.frame)) + b"\n" for e in events
+            self._encoder.encode(EventLine(e.seq, e.project_id, e.frame)) + b"\n" for e in events
         )
 
-    def write(self, data: bytes) -> int:
-        """Append ``data`` (whole lines); return the file's length before, for ``cut``.
-        May run in a worker thread: it touches the file only."""
-        assert self._handle is not None, "EventLog.load() must run first"
-        before = os.lseek(self._handle, 0, os.SEEK_END)
-        write_all(self._handle, data)
-        return before
-
-    def cut(self, length: int) -> None:
-        """Undo a ``write``: cut the file back to ``length`` bytes."""
-        assert self._handle is not None, "EventLog.load() must run first"
-        os.ftruncate(self._handle, length)
-
-    def sync(self) -> None:
-        assert self._handle is not None, "EventLog.load() must run first"
-        os.fsync(self._handle)
-
     def record(self, events: Sequence[StoredEvent]) -> None:
-        """Keep a batch that is on disk in the in-memory tail."""
-        if not events:
-            return
-        self.tail.extend(events)
-        self.last_seq = events[-1].seq
-        self._lines_in_file += len(events)
+        """Keep a committed batch in the in-memory tail (the file follows at the
+        next checkpoint)."""
+        if events:
+            self.tail.extend(events)
+            self.last_seq = events[-1].seq
 
-    @property
-    def needs_compaction(self) -> bool:
-        return self._lines_in_file >= 2 * self.retain
+    def save(self, events: Sequence[StoredEvent]) -> None:
+        """Append the events not yet in the file (a retried checkpoint may pass
+        some again), then compact if the file has grown to twice the retention.
+        With fsync, the file is synced before this returns."""
+        assert self._handle is not None, "EventLog.load() must run first"
+        fresh = [e for e in events if e.seq > self.saved_seq]
+        if not fresh:
+            return
+        write_all(self._handle, self.lines(fresh))
+        if self.fsync:
+            fsync_fd(self._handle, str(self.path))
+        self.saved_seq = fresh[-1].seq
+        self._saved.extend(fresh)
+        self._lines_in_file += len(fresh)
+        if self._lines_in_file >= 2 * self.retain:
+            try:
+                self._compact()
+            except OSError as error:  # the file keeps growing; nothing is lost
+                log.warning("could not compact the event log: %s", error)
 
     def append(self, events: Iterable[StoredEvent]) -> None:
-        """Write and record a batch at once (start-up repairs, imports)."""
+        """Record and save a batch at once (imports)."""
         batch = list(events)
-        if not batch:
-            return
-        self.write(self.lines(batch))
-        if self.fsync:
-            self.sync()
         self.record(batch)
-        if self.needs_compaction:
-            self.compact()
+        self.save(batch)
 
-    def compact(self) -> None:
+    def _compact(self) -> None:
         """Rewrite the file down to the retained tail (atomically)."""
-        data = self.lines(self.tail)
-        write_atomically(self.path, data, fsync=self.fsync)
+        write_atomically(self.path, self.lines(self._saved), fsync=self.fsync)
         self.close()
         self._handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._lines_in_file = len(self.tail)
+        self._lines_in_file = len(self._saved)
 
     def close(self) -> None:
         if self._handle is not None:

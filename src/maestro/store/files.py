@@ -54,11 +54,24 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+class FsyncFailed(OSError):
+    """An fsync failed: what was written may be lost without a trace, so nothing
+    the disk promised can be trusted any more (the server stops)."""
+
+
+def fsync_fd(fd: int, what: str) -> None:
+    """``os.fsync``, its failure raised as ``FsyncFailed``."""
+    try:
+        os.fsync(fd)
+    except OSError as error:
+        raise FsyncFailed(error.errno, f"fsync of {what} failed: {error.strerror}") from error
+
+
 def sync_directory(folder: Path) -> None:
     """Make a rename or unlink in ``folder`` survive a power loss."""
     fd = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        fsync_fd(fd, str(folder))
     finally:
         os.close(fd)
 

@@ -6,30 +6,41 @@ Layout under the data directory::
     tasks/<projectId>/<taskId>.json
     sessions/<sessionId>.json
     events.jsonl            the retained tail of the event stream
+    journal/<n>.jsonl       committed groups not yet in the files above
     store.json              the stream's identity (``store.identity``)
     .lock                   held by the one server using the directory
     .quarantine/            files that did not parse at start-up
 
-Reads are served from memory, which holds exactly what is on disk. Writes go
+Reads are served from memory, which holds exactly what is committed. Writes go
 through a transaction that holds the one write lock while it reads, decides and
 is prepared, so two requests never interleave their read-modify-write. Prepared
-transactions are then written in groups, all or nothing, by the committer
-(``store.commit``): a transaction that waits for the disk does not hold the lock,
-later ones are prepared on top of it (they read the pending versions) and share
-its write. Memory and subscribers see a transaction only once its group is on
-disk; the caller answers 2xx only then. A failed write changes nothing and
-answers ``507 INSUFFICIENT_STORAGE`` (disk full) or ``503 STORE_UNAVAILABLE``.
+transactions are committed in groups (``store.commit``): a transaction that
+waits for its group does not hold the lock; later ones are prepared on top of it
+(they read the pending versions) and share the next group.
+
+A group is committed by one append to the journal (``store.journal``), fsynced
+with ``MAESTRO_FSYNC=1``; only then do memory and subscribers see it and its
+requests get their 2xx. A failed append changes nothing and answers ``507
+INSUFFICIENT_STORAGE`` (disk full) or ``503 STORE_UNAVAILABLE``. The entity
+files and ``events.jsonl`` follow in the background: a checkpoint writes every
+entity changed since the last one, once, in its latest version
+(``store.checkpoint``), then drops the journal segments it covered. While the
+server runs the files may be a moment behind; at a clean shutdown they are
+brought up to date and the journal is empty, and after a crash start-up replays
+the journal over them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,132 +63,37 @@ from maestro.store.base import (
     disk_full,
     write_failed,
 )
-from maestro.store.commit import DiskWriter, FileChange, FsyncFailed, GroupCommitter, WriteGroup
+from maestro.store.checkpoint import Checkpoint, FileChange, write_checkpoint
+from maestro.store.commit import GroupCommitter
 from maestro.store.datadir_lock import lock_data_dir
 from maestro.store.eventlog import EventLog
-from maestro.store.files import is_temp_file, write_atomically
+from maestro.store.files import FsyncFailed, is_temp_file
 from maestro.store.identity import new_store_id, read_identity, write_identity
+from maestro.store.journal import (
+    EncodedEntry,
+    EntityKind,
+    Entry,
+    EventLine,
+    Journal,
+    JournalCorrupt,
+    Removed,
+)
+from maestro.store.memory import AnyEntity, Memory
 
 log = logging.getLogger("maestro.store")
 
-AnyEntity = Project | Task | Session
-_KINDS: tuple[type[AnyEntity], ...] = (Project, Task, Session)
+_KIND_NAMES: dict[type[AnyEntity], EntityKind] = {
+    Project: "project",
+    Task: "task",
+    Session: "session",
+}
+_KINDS_BY_NAME: dict[str, type[AnyEntity]] = {name: kind for kind, name in _KIND_NAMES.items()}
 
-
-class _Index:
-    """key -> ids, insertion-ordered, so a filtered list costs O(result)."""
-
-    def __init__(self) -> None:
-        self._ids: dict[Hashable, dict[str, None]] = {}
-
-    def add(self, key: Hashable, entity_id: str) -> None:
-        self._ids.setdefault(key, {})[entity_id] = None
-
-    def discard(self, key: Hashable, entity_id: str) -> None:
-        bucket = self._ids.get(key)
-        if bucket is not None:
-            bucket.pop(entity_id, None)
-            if not bucket:
-                del self._ids[key]
-
-    def get(self, key: Hashable) -> dict[str, None]:
-        return self._ids.get(key, {})
-
-
-class _Memory:
-    """The committed state and its indexes."""
-
-    def __init__(self) -> None:
-        self.projects: dict[str, Project] = {}
-        self.tasks: dict[str, Task] = {}
-        self.sessions: dict[str, Session] = {}
-        self.tasks_by_project = _Index()
-        self.tasks_by_status = _Index()
-        self.tasks_by_project_status = _Index()
-        self.tasks_by_parent = _Index()
-        self.tasks_by_project_parent = _Index()
-        self.sessions_by_project = _Index()
-        self.sessions_by_status = _Index()
-
-    def table(self, kind: type[E]) -> dict[str, E]:
-        tables: dict[type, Any] = {
-            Project: self.projects,
-            Task: self.tasks,
-            Session: self.sessions,
-        }
-        return tables[kind]  # type: ignore[no-any-return]
-
-    def put(self, entity: AnyEntity) -> None:
-        self.remove(type(entity), entity.id)
-        if isinstance(entity, Task):
-            self.tasks[entity.id] = entity
-            self.tasks_by_project.add(entity.project_id, entity.id)
-            self.tasks_by_status.add(entity.status, entity.id)
-            self.tasks_by_project_status.add((entity.project_id, entity.status), entity.id)
-            self.tasks_by_parent.add(entity.parent_id, entity.id)
-            self.tasks_by_project_parent.add((entity.project_id, entity.parent_id), entity.id)
-        elif isinstance(entity, Session):
-            self.sessions[entity.id] = entity
-            self.sessions_by_project.add(entity.project_id, entity.id)
-            self.sessions_by_status.add(entity.status, entity.id)
-        else:
-            self.projects[entity.id] = entity
-
-    def remove(self, kind: type[AnyEntity], entity_id: str) -> None:
-        if kind is Task:
-            task = self.tasks.pop(entity_id, None)
-            if task is not None:
-                self.tasks_by_project.discard(task.project_id, entity_id)
-                self.tasks_by_status.discard(task.status, entity_id)
-                self.tasks_by_project_status.discard((task.project_id, task.status), entity_id)
-                self.tasks_by_parent.discard(task.parent_id, entity_id)
-                self.tasks_by_project_parent.discard((task.project_id, task.parent_id), entity_id)
-        elif kind is Session:
-            session = self.sessions.pop(entity_id, None)
-            if session is not None:
-                self.sessions_by_project.discard(session.project_id, entity_id)
-                self.sessions_by_status.discard(session.status, entity_id)
-        else:
-            self.projects.pop(entity_id, None)
-
-    def task_candidates(self, query: TaskQuery) -> Iterable[str]:
-        """The smallest index bucket that covers the query (exact filtering follows)."""
-        options: list[Iterable[str]] = []
-        if query.project_id is not None and query.status is not None:
-            options.append(self.tasks_by_project_status.get((query.project_id, query.status)))
-        elif query.project_id is not None:
-            options.append(self.tasks_by_project.get(query.project_id))
-        elif query.status is not None:
-            options.append(self.tasks_by_status.get(query.status))
-        if not isinstance(query.parent_id, msgspec.UnsetType):
-            if query.project_id is not None:
-                key: Hashable = (query.project_id, query.parent_id)
-                options.append(self.tasks_by_project_parent.get(key))
-            else:
-                options.append(self.tasks_by_parent.get(query.parent_id))
-        if query.session_id is not None:
-            session = self.sessions.get(query.session_id)
-            options.append(session.task_ids if session else ())
-        if not options:
-            return self.tasks
-        return min(options, key=lambda ids: len(ids))  # type: ignore[arg-type]
-
-    def session_candidates(self, query: SessionQuery) -> Iterable[str]:
-        options: list[Iterable[str]] = []
-        if query.project_id is not None:
-            options.append(self.sessions_by_project.get(query.project_id))
-        if query.status is not None:
-            options.append(self.sessions_by_status.get(query.status))
-        elif query.active:
-            options.append(
-                [*self.sessions_by_status.get("spawning"), *self.sessions_by_status.get("running")]
-            )
-        if query.task_id is not None:
-            task = self.tasks.get(query.task_id)
-            options.append(task.session_ids if task else ())
-        if not options:
-            return self.sessions
-        return min(options, key=lambda ids: len(ids))  # type: ignore[arg-type]
+# A checkpoint that failed (a full disk, say) is tried again after this long.
+CHECKPOINT_RETRY_SECONDS = 1.0
+# Past this many entities waiting for a checkpoint, a commit first waits for the
+# running one: the journal absorbs bursts, not an unbounded backlog.
+MAX_UNCHECKPOINTED = 50_000
 
 
 class _Deleted:
@@ -227,7 +143,7 @@ class JsonTransaction:
     """Staged writes over the committed state and the transactions still being
     written; see ``store.base.Transaction``."""
 
-    def __init__(self, memory: _Memory, pending: _Pending) -> None:
+    def __init__(self, memory: Memory, pending: _Pending) -> None:
         self._memory = memory
         self._pending = pending
         self.staged: dict[Key, Staged] = {}
@@ -325,22 +241,31 @@ class JsonFileStore:
     ) -> None:
         self.root = root
         self.fsync = fsync
-        self._memory = _Memory()
+        self._memory = Memory()
         self._pending = _Pending()
         self._lock = asyncio.Lock()
         self._listeners: list[EventListener] = []
         self._events = EventLog(root / "events.jsonl", retain_events, fsync=fsync)
+        self._journal = Journal(root / "journal", fsync=fsync)
         self._encoder = msgspec.json.Encoder()
         self._folders: dict[tuple[str, ...], Path] = {}
-        self._last_seq = 0  # the last seq given out, written or not
+        self._last_seq = 0  # the last seq given out, committed or not
         self._prepared = 0  # transactions prepared so far
         self._failures = 0  # groups that failed: transactions built on them must not go on
         self._last_failure: BaseException = OSError()
         self._on_fsync_failure = on_fsync_failure
-        self._writer = DiskWriter(
-            self._events.write, self._events.cut, self._events.sync, fsync=fsync
-        )
         self._committer: GroupCommitter[_Prepared] = GroupCommitter(self._flush, self._discard)
+        # Committed but not yet in the files: the latest version of each changed
+        # entity (with its encoding) and the events, for the next checkpoint.
+        self._dirty: dict[Key, tuple[Staged, bytes | None]] = {}
+        self._unsaved: list[StoredEvent] = []
+        self._checkpointing: asyncio.Task[None] | None = None
+        # Held from a group's journal append until memory and the next checkpoint
+        # have it, and by a checkpoint while it switches segments: a checkpoint
+        # must never drop a segment holding a group it does not write.
+        self._rotation = asyncio.Lock()
+        self._retry_at = 0.0  # after a failed checkpoint, when to try again
+        self._closed = False
         self.store_id = ""  # set by open()
         self._lock_fd: int | None = None
 
@@ -377,18 +302,33 @@ class JsonFileStore:
                     self._memory.put(task)
         for session in self._load_folder(self.root / "sessions", Session):
             self._memory.put(session)
-        self._repair_links()
-        # A stream that starts afresh (no event log yet) gets a new identity.
-        fresh_stream = not self._events.path.exists()
+        # A stream that starts afresh (no event log and no journal) gets a new identity.
+        fresh_stream = not self._events.path.exists() and not self._journal.segments()
         self._events.load()
+        replayed = self._replay_journal()
+        self._repair_links()
         known = None if fresh_stream else read_identity(self.root)
         self.store_id = known or new_store_id()
         if known is None:
             write_identity(self.root, self.store_id, fsync=self.fsync)
         self._last_seq = self._events.last_seq
+        self._journal.start()
+        # Bring the files up to date now; if the disk refuses, the journal keeps
+        # everything and the background checkpoint tries again.
+        if (replayed or self._dirty) and not await self._checkpoint():
+            self._start_checkpoint()
 
     async def close(self) -> None:
         await self._committer.close()
+        self._closed = True  # no more background checkpoints
+        if await self.sync_files():
+            self._journal.close()
+            # Everything is in the files: a clean shutdown leaves no journal.
+            for segment in self._journal.segments():
+                segment.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # not empty: someone else's file
+                self._journal.folder.rmdir()
+        self._journal.close()
         self._events.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the data directory's lock
@@ -432,6 +372,40 @@ class JsonFileStore:
         shutil.move(str(path), target)
         log.error("quarantined %s -> %s: %s", relative, target.relative_to(self.root), reason)
 
+    def _replay_journal(self) -> bool:
+        """Apply the groups a crash left in the journal over what the files hold.
+        Returns whether there were segments (the files are then behind)."""
+        segments = self._journal.segments()
+        for segment in segments:
+            try:
+                for entry in Journal.read(segment):
+                    self._apply(entry)
+            except (JournalCorrupt, OSError) as error:
+                # What was read of it is kept; the rest cannot be trusted.
+                self._quarantine(segment, str(error))
+        return bool(segments)
+
+    def _apply(self, entry: Entry) -> None:
+        """One replayed group: its versions into memory (and into the next
+        checkpoint), its events into the tail (those not already in the file)."""
+        entities: list[AnyEntity] = [*entry.projects, *entry.tasks, *entry.sessions]
+        for entity in entities:
+            self._memory.put(entity)
+            self._dirty[(type(entity), entity.id)] = (entity, self._encoder.encode(entity))
+        for removed in entry.removed:
+            kind = _KINDS_BY_NAME[removed.kind]
+            gone = self._memory.table(cast(Any, kind)).get(removed.id)
+            if gone is not None:
+                self._memory.remove(kind, removed.id)
+                self._dirty[(kind, removed.id)] = (_Deleted(gone), None)
+        fresh = [
+            StoredEvent(e.seq, e.project_id, e.frame)
+            for e in entry.events
+            if e.seq > self._events.last_seq
+        ]
+        self._events.record(fresh)
+        self._unsaved.extend(fresh)
+
     def _repair_links(self) -> None:
         """Make task<->session links symmetric again after a crash between the two
         files of one change: a link either side still records is kept, and ids of
@@ -465,7 +439,7 @@ class JsonFileStore:
         for entity in repaired:
             log.warning("repaired the task/session links of %s", entity.id)
             memory.put(entity)
-            self._write(entity)
+            self._dirty[(type(entity), entity.id)] = (entity, self._encoder.encode(entity))
 
     # -- reads --------------------------------------------------------------
 
@@ -523,42 +497,59 @@ class JsonFileStore:
         return prepared
 
     async def _flush(self, group: list[_Prepared]) -> None:
-        """Write a group of prepared transactions, then publish it (see ``commit``)."""
+        """Commit a group with one journal append, then publish it."""
         final: dict[Key, Staged] = {}
         for prepared in group:
             final.update(prepared.staged)
         events = [event for prepared in group for event in prepared.events]
-        write = WriteGroup(log_lines=self._events.lines(events))
-        for (kind, entity_id), staged in final.items():
-            entity = staged.entity if isinstance(staged, _Deleted) else staged
-            before: AnyEntity | None = self._memory.table(cast(Any, kind)).get(entity_id)
-            data = None if isinstance(staged, _Deleted) else self._encode(entity)
-            write.files.append(FileChange(self._path(entity), data, self._encoded(before)))
-            if isinstance(staged, _Deleted) and isinstance(entity, Project):
-                # The project's (by now empty) task folder goes with it.
-                self._folders.pop(("tasks", entity.id), None)
-                write.removed_dirs.append(self.root / "tasks" / entity.id)
-        try:
-            await asyncio.to_thread(self._writer.write, write)
-        except FsyncFailed as error:
-            self._on_fsync_failure(f"{error}; what the disk promised can no longer be trusted")
-            raise
-        except OSError as error:
-            log.error("a write of %d transaction(s) failed and was undone: %s", len(group), error)
-            raise
-        for (kind, entity_id), staged in final.items():
+        if len(self._dirty) > MAX_UNCHECKPOINTED and self._checkpointing is not None:
+            await asyncio.shield(self._checkpointing)
+        entry = EncodedEntry(events=[EventLine(e.seq, e.project_id, e.frame) for e in events])
+        changes: list[tuple[Key, Staged, bytes | None]] = []
+        for key, staged in final.items():
             if isinstance(staged, _Deleted):
-                self._memory.remove(kind, entity_id)
+                gone = staged.entity
+                owner = gone.id if isinstance(gone, Project) else gone.project_id
+                entry.removed.append(Removed(_KIND_NAMES[key[0]], gone.id, owner))
+                changes.append((key, staged, None))
+                continue
+            data = self._encoder.encode(staged)
+            raw = msgspec.Raw(data)
+            if isinstance(staged, Task):
+                entry.tasks.append(raw)
+            elif isinstance(staged, Session):
+                entry.sessions.append(raw)
             else:
-                self._memory.put(staged)
-        self._pending.written(group[-1].number)
-        self._events.record(events)
-        self._publish(events)
-        if self._events.needs_compaction:
+                entry.projects.append(raw)
+            changes.append((key, staged, data))
+        async with self._rotation:
             try:
-                await asyncio.to_thread(self._events.compact)
-            except OSError as error:  # the log keeps growing; nothing is lost
-                log.warning("could not compact the event log: %s", error)
+                # One write of a few kB into the page cache: cheaper on the event
+                # loop than the hand-off to a thread (benchmarks/write_bench.py).
+                self._journal.append(self._journal.line(entry))
+                if self.fsync:
+                    await asyncio.to_thread(self._journal.sync)
+            except FsyncFailed as error:
+                self._on_fsync_failure(f"{error}; what the disk promised can no longer be trusted")
+                raise
+            except OSError as error:
+                log.error(
+                    "a write of %d transaction(s) failed; nothing was written: %s",
+                    len(group),
+                    error,
+                )
+                raise
+            for (kind, entity_id), staged, encoded in changes:
+                if isinstance(staged, _Deleted):
+                    self._memory.remove(kind, entity_id)
+                else:
+                    self._memory.put(staged)
+                self._dirty[(kind, entity_id)] = (staged, encoded)
+            self._pending.written(group[-1].number)
+            self._events.record(events)
+            self._unsaved.extend(events)
+        self._publish(events)
+        self._start_checkpoint()
 
     def _discard(self, error: BaseException) -> None:
         """A group failed: forget every transaction prepared but not written."""
@@ -567,17 +558,75 @@ class JsonFileStore:
         self._pending.versions.clear()
         self._last_seq = self._events.last_seq
 
-    def _encoded(self, entity: AnyEntity | None) -> Callable[[], bytes | None]:
-        """An entity's file content, made only if a failed write must put it back."""
-        if entity is None:
-            return lambda: None
-        return lambda: msgspec.json.format(msgspec.json.encode(entity), indent=2) + b"\n"
+    # -- checkpoints --------------------------------------------------------
 
-    def _encode(self, entity: AnyEntity) -> bytes:
-        return msgspec.json.format(self._encoder.encode(entity), indent=2) + b"\n"
+    def _start_checkpoint(self) -> None:
+        """Start a checkpoint if there is something to write and none is running.
+        Checkpoints run one at a time, so each covers what was committed while
+        the one before it was writing: they grow with the load, like the groups."""
+        idle = self._checkpointing is None and not self._closed
+        if idle and (self._dirty or self._unsaved) and time.monotonic() >= self._retry_at:
+            self._checkpointing = asyncio.create_task(
+                self._background_checkpoint(), name="maestro-checkpoint"
+            )
 
-    def _write(self, entity: AnyEntity) -> None:
-        write_atomically(self._path(entity), self._encode(entity), fsync=self.fsync)
+    async def _background_checkpoint(self) -> None:
+        try:
+            written = await self._checkpoint()
+        finally:
+            self._checkpointing = None
+        if written:
+            self._start_checkpoint()
+        else:  # a full disk, say: try again in a while, not after every commit
+            self._retry_at = time.monotonic() + CHECKPOINT_RETRY_SECONDS
+            asyncio.get_running_loop().call_later(CHECKPOINT_RETRY_SECONDS, self._start_checkpoint)
+
+    async def checkpoint_done(self) -> None:
+        """Return at a moment when no checkpoint is running (one that ends may
+        start the next: that one is waited for too)."""
+        while self._checkpointing is not None:
+            await asyncio.shield(self._checkpointing)
+
+    async def sync_files(self) -> bool:
+        """Bring the files up to date with everything committed, now; return
+        whether they are (if not, the journal still holds the rest)."""
+        await self.checkpoint_done()
+        if not self._dirty and not self._unsaved:
+            return True
+        return await self._checkpoint()
+
+    async def _checkpoint(self) -> bool:
+        """Write what was committed since the last checkpoint to the files, then
+        drop the journal segments that held it. Returns whether it was written;
+        if not, all of it waits for the next one (the journal keeps it)."""
+        async with self._rotation:
+            try:
+                segments = self._journal.rotate()
+            except OSError as error:
+                log.warning("could not start a checkpoint (the journal keeps all): %s", error)
+                return False
+            dirty, self._dirty = self._dirty, {}
+            events, self._unsaved = self._unsaved, []
+        job = Checkpoint(events=events, segments=segments)
+        for (kind, _), (staged, encoded) in dirty.items():
+            entity = staged.entity if isinstance(staged, _Deleted) else staged
+            job.files.append(FileChange(self._path(entity), encoded))
+            if isinstance(staged, _Deleted) and kind is Project:
+                # The project's (by now empty) task folder goes with it.
+                self._folders.pop(("tasks", entity.id), None)
+                job.removed_dirs.append(self.root / "tasks" / entity.id)
+        try:
+            await asyncio.to_thread(write_checkpoint, job, self._events, self.fsync)
+        except FsyncFailed as error:
+            self._on_fsync_failure(f"{error}; what the disk promised can no longer be trusted")
+            raise
+        except OSError as error:
+            log.warning("a checkpoint failed; the journal keeps everything: %s", error)
+            # Versions committed meanwhile are newer: they win.
+            self._dirty = {**dirty, **self._dirty}
+            self._unsaved = events + self._unsaved
+            return False
+        return True
 
     # -- events -------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from maestro.store.files import is_temp_file
 from maestro.store.identity import IDENTITY_FILE, new_store_id, read_identity, write_identity
 from maestro.store.jsonfs import JsonFileStore
 
-LAYOUT = ("projects", "tasks", "sessions", "events.jsonl", IDENTITY_FILE)
+LAYOUT = ("projects", "tasks", "sessions", "events.jsonl", "journal", IDENTITY_FILE)
 
 
 class TransferError(Exception):
