@@ -89,7 +89,9 @@ _KIND_NAMES: dict[type[AnyEntity], EntityKind] = {
 }
 _KINDS_BY_NAME: dict[str, type[AnyEntity]] = {name: kind for kind, name in _KIND_NAMES.items()}
 
-# A checkpoint that failed (a full disk, say) is tried again after this long.
+# Checkpoints start at most this often (see ``_start_checkpoint``), and one that
+# failed (a full disk, say) is tried again after the longer wait.
+CHECKPOINT_SECONDS = 0.2
 CHECKPOINT_RETRY_SECONDS = 1.0
 # Past this many entities waiting for a checkpoint, a commit first waits for the
 # running one: the journal absorbs bursts, not an unbounded backlog.
@@ -264,7 +266,8 @@ class JsonFileStore:
         # have it, and by a checkpoint while it switches segments: a checkpoint
         # must never drop a segment holding a group it does not write.
         self._rotation = asyncio.Lock()
-        self._retry_at = 0.0  # after a failed checkpoint, when to try again
+        self._next_checkpoint = 0.0  # time.monotonic() before which none starts
+        self._timer: asyncio.TimerHandle | None = None
         self._closed = False
         self.store_id = ""  # set by open()
         self._lock_fd: int | None = None
@@ -321,6 +324,8 @@ class JsonFileStore:
     async def close(self) -> None:
         await self._committer.close()
         self._closed = True  # no more background checkpoints
+        if self._timer is not None:
+            self._timer.cancel()
         if await self.sync_files():
             self._journal.close()
             # Everything is in the files: a clean shutdown leaves no journal.
@@ -561,25 +566,38 @@ class JsonFileStore:
     # -- checkpoints --------------------------------------------------------
 
     def _start_checkpoint(self) -> None:
-        """Start a checkpoint if there is something to write and none is running.
-        Checkpoints run one at a time, so each covers what was committed while
-        the one before it was writing: they grow with the load, like the groups."""
-        idle = self._checkpointing is None and not self._closed
-        if idle and (self._dirty or self._unsaved) and time.monotonic() >= self._retry_at:
-            self._checkpointing = asyncio.create_task(
-                self._background_checkpoint(), name="maestro-checkpoint"
-            )
+        """Start a checkpoint if there is something to write, none is running and
+        the last one started at least ``CHECKPOINT_SECONDS`` ago (else at that
+        moment). Each covers everything committed since the one before: a task
+        patched a hundred times in between is written once, and the fixed cost of
+        a checkpoint (a new journal segment, a thread hand-off) is not paid per
+        commit: tiny back-to-back checkpoints cost a third of the write
+        throughput (benchmarks/write_bench.py)."""
+        if self._checkpointing is not None or self._closed or self._timer is not None:
+            return
+        if not self._dirty and not self._unsaved:
+            return
+        wait = self._next_checkpoint - time.monotonic()
+        if wait > 0:
+            self._timer = asyncio.get_running_loop().call_later(wait, self._timer_fired)
+            return
+        self._next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
+        self._checkpointing = asyncio.create_task(
+            self._background_checkpoint(), name="maestro-checkpoint"
+        )
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._start_checkpoint()
 
     async def _background_checkpoint(self) -> None:
         try:
             written = await self._checkpoint()
         finally:
             self._checkpointing = None
-        if written:
-            self._start_checkpoint()
-        else:  # a full disk, say: try again in a while, not after every commit
-            self._retry_at = time.monotonic() + CHECKPOINT_RETRY_SECONDS
-            asyncio.get_running_loop().call_later(CHECKPOINT_RETRY_SECONDS, self._start_checkpoint)
+        if not written:  # a full disk, say: try again in a while, not at once
+            self._next_checkpoint = time.monotonic() + CHECKPOINT_RETRY_SECONDS
+        self._start_checkpoint()
 
     async def checkpoint_done(self) -> None:
         """Return at a moment when no checkpoint is running (one that ends may
