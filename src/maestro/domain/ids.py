@@ -6,8 +6,8 @@ nothing that passes it can address a path outside the data directory.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import string
 import time
 
@@ -22,11 +22,38 @@ _SUFFIX_LENGTH = 9
 _SUFFIXES = len(_ALPHABET) ** _SUFFIX_LENGTH
 
 
+class _RandomPool:
+    """The OS's random bytes, fetched 4 kB at a time: a create makes two ids (the
+    entity's and its timeline entry's), and a trip to the OS for each was a third
+    of a create's time (a system call costs ~10 µs in this VM). A child process
+    starts with an empty pool, so a fork never repeats its parent's ids."""
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._bytes = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self.empty)
+
+    def empty(self) -> None:
+        self._bytes, self._at = b"", 0
+
+    def number(self) -> int:
+        """A uniform 64-bit number."""
+        if self._at + 8 > len(self._bytes):
+            self._bytes, self._at = os.urandom(self.SIZE), 0
+        value = int.from_bytes(self._bytes[self._at : self._at + 8], "little")
+        self._at += 8
+        return value
+
+
+_pool = _RandomPool()
+
+
 def new_id(prefix: str) -> str:
     """A fresh id such as ``task_1706790000000_k2j4n5l6m``."""
-    # One draw from the OS's random source, not one per character: ids are made
-    # on every create, on the write path.
-    number = secrets.randbelow(_SUFFIXES)
+    # 64 random bits for ~46.5 bits of suffix: the modulo's bias is below 1e-5.
+    number = _pool.number() % _SUFFIXES
     suffix = []
     for _ in range(_SUFFIX_LENGTH):
         number, digit = divmod(number, len(_ALPHABET))
