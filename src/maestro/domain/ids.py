@@ -19,7 +19,12 @@ _ALPHABET = string.ascii_lowercase + string.digits
 
 
 _SUFFIX_LENGTH = 9
-_SUFFIXES = len(_ALPHABET) ** _SUFFIX_LENGTH
+
+
+# Each random byte becomes one suffix character through this table (byte % 36):
+# 256 = 7 * 36 + 4, so four characters come up 8 times in 256 instead of 7, which
+# costs an id's suffix well under a bit of its ~46 bits of randomness.
+_BYTE_TO_CHAR = bytes(ord(_ALPHABET[n % len(_ALPHABET)]) for n in range(256))
 
 
 class _RandomPool:
@@ -38,13 +43,12 @@ class _RandomPool:
     def empty(self) -> None:
         self._bytes, self._at = b"", 0
 
-    def number(self) -> int:
-        """A uniform 64-bit number."""
-        if self._at + 8 > len(self._bytes):
+    def take(self, count: int) -> bytes:
+        if self._at + count > len(self._bytes):
             self._bytes, self._at = os.urandom(self.SIZE), 0
-        value = int.from_bytes(self._bytes[self._at : self._at + 8], "little")
-        self._at += 8
-        return value
+        taken = self._bytes[self._at : self._at + count]
+        self._at += count
+        return taken
 
 
 _pool = _RandomPool()
@@ -52,13 +56,8 @@ _pool = _RandomPool()
 
 def new_id(prefix: str) -> str:
     """A fresh id such as ``task_1706790000000_k2j4n5l6m``."""
-    # 64 random bits for ~46.5 bits of suffix: the modulo's bias is below 1e-5.
-    number = _pool.number() % _SUFFIXES
-    suffix = []
-    for _ in range(_SUFFIX_LENGTH):
-        number, digit = divmod(number, len(_ALPHABET))
-        suffix.append(_ALPHABET[digit])
-    return f"{prefix}_{int(time.time() * 1000)}_{''.join(suffix)}"
+    suffix = _pool.take(_SUFFIX_LENGTH).translate(_BYTE_TO_CHAR).decode("ascii")
+    return f"{prefix}_{time.time_ns() // 1_000_000}_{suffix}"
 
 
 def is_valid_id(value: object) -> bool:
