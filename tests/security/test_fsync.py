@@ -26,6 +26,7 @@ import pytest
 
 from tests.conftest import RunningServer
 from tests.e2e.wsclient import EventStream
+from tests.helpers import wait_for_files
 from tests.stress.torture import torture
 
 # The same tests, run here on the fsync server (this module's ``shared_server``).
@@ -133,6 +134,7 @@ def test_the_api_and_the_events_are_the_same_with_fsync_on(server_factory: Any) 
 def test_what_the_api_shows_is_on_disk_with_fsync_on(server_factory: Any) -> None:
     server: RunningServer = server_factory(**FSYNC)
     scripted_session(server)
+    wait_for_files(server.data_dir)  # the journal had it at once; the files follow
     with httpx.Client(base_url=server.url, timeout=10) as api:
         for project in api.get("/api/projects").json():
             assert on_disk(server.data_dir / "projects" / f"{project['id']}.json") == project

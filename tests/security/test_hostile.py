@@ -34,6 +34,7 @@ from websockets.sync.client import connect
 from maestro.server.app import ENDPOINTS
 from tests.conftest import RunningServer, StoreBackend, free_port
 from tests.e2e.wsclient import EventStream, names
+from tests.helpers import wait_for_files
 from tests.test_bad_input import Reply, send, snapshot
 
 TOKEN = "s3cret-token-for-hostile-tests"
@@ -154,6 +155,7 @@ def test_rest_call_without_the_right_token_is_unauthorized_and_changes_nothing(
     guarded: Guarded, method: str, path: str, how: str
 ) -> None:
     authorization, query = BAD_TOKENS[how]
+    wait_for_files(guarded.server.data_dir)  # the seed's checkpoint, not ours
     before = snapshot(guarded.server.data_dir)
     reply = request(guarded, method, path, authorization, query)
     after = snapshot(guarded.server.data_dir)

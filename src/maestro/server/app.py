@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from maestro.server.endpoint import Endpoint
 from maestro.server.errors import on_http_error, on_maestro_error, on_unexpected_error
 from maestro.server.openapi import build_openapi
 from maestro.server.routes import meta, projects, sessions, skills, subtasks, tasks
+from maestro.server.routing import EndpointRouter
 from maestro.server.security import BrowserGuard, TokenGuard
 from maestro.server.ws import EventHub, KeepServerSend, websocket_endpoint
 from maestro.service import Workspace
@@ -86,6 +87,15 @@ class RequestLog:
             log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
 
 
+def build_routes(endpoints: Iterable[Endpoint]) -> list[BaseRoute]:
+    """The API's routes in order, then the WebSocket's, then the web UI's files."""
+    routes: list[BaseRoute] = [Route(e.path, e.handler, methods=[e.method]) for e in endpoints]
+    routes += [WebSocketRoute("/", websocket_endpoint), WebSocketRoute("/ws", websocket_endpoint)]
+    # Last, so it only answers what no API route claimed: the web UI's static files.
+    routes.append(WebFiles("/", StaticFiles(directory=WEB_DIR, html=True), name="web"))
+    return routes
+
+
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """Build the server. The store is opened when the app starts (lifespan)."""
     store = store if store is not None else open_store(settings)
@@ -103,10 +113,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         finally:
             await store.close()
 
-    routes: list[BaseRoute] = [Route(e.path, e.handler, methods=[e.method]) for e in ENDPOINTS]
-    routes += [WebSocketRoute("/", websocket_endpoint), WebSocketRoute("/ws", websocket_endpoint)]
-    # Last, so it only answers what no API route claimed: the web UI's static files.
-    routes.append(WebFiles("/", StaticFiles(directory=WEB_DIR, html=True), name="web"))
     middleware = [
         Middleware(KeepServerSend),
         Middleware(BrowserGuard, settings=settings),
@@ -121,15 +127,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     if settings.debug:
         middleware.insert(1, Middleware(RequestLog))
     app = Starlette(
-        routes=routes,
         middleware=middleware,
         exception_handlers={
             MaestroError: on_maestro_error,
             HTTPException: on_http_error,
             Exception: on_unexpected_error,
         },
-        lifespan=lifespan,
     )
+    # Starlette builds a plain Router; ours finds API routes by table lookup.
+    app.router = EndpointRouter(build_routes(ENDPOINTS), lifespan=lifespan)
     app.state.settings = settings
     app.state.hub = hub
     app.state.workspace = Workspace(store, settings.server_url, settings.max_active_sessions)

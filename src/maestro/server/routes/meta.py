@@ -11,7 +11,7 @@ from maestro import __version__
 from maestro.domain.clock import now_ms
 from maestro.domain.responses import Health
 from maestro.server.endpoint import Endpoint
-from maestro.server.http import answer, workspace
+from maestro.server.http import answer, answer_encoded, workspace
 
 
 async def health(request: Request) -> Response:
@@ -31,7 +31,7 @@ async def health(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return Response(request.app.state.openapi, media_type="application/json")
+    return answer_encoded(request.app.state.openapi)
 
 
 ENDPOINTS = [
