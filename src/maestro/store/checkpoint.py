@@ -24,7 +24,6 @@ from pathlib import Path
 
 import msgspec
 
-from maestro.domain.events import StoredEvent
 from maestro.store.eventlog import EventLog
 from maestro.store.files import fsync_fd, write_temp
 
@@ -43,7 +42,8 @@ class Checkpoint:
     """Everything one checkpoint writes, prepared on the event loop."""
 
     files: list[FileChange] = field(default_factory=list)
-    events: Sequence[StoredEvent] = ()
+    events: Sequence[tuple[int, bytes]] = ()
+    """``(seq, line)`` of the events to append to ``events.jsonl``."""
     removed_dirs: list[Path] = field(default_factory=list)
     segments: list[Path] = field(default_factory=list)
     """The journal segments it covers, removed once the rest is on disk."""

@@ -36,9 +36,9 @@ class EventLog:
         self.tail: deque[StoredEvent] = deque(maxlen=retain)
         self.last_seq = 0
         self.saved_seq = 0  # the last seq in the file
-        # What the file holds, touched only by ``save`` (the checkpoint's thread),
-        # so compaction never reads ``tail`` while the event loop extends it.
-        self._saved: deque[StoredEvent] = deque(maxlen=retain)
+        # The lines the file holds (their last ``retain``), touched only by ``save``
+        # (the checkpoint's thread): compaction joins them, it does not re-encode.
+        self._saved: deque[bytes] = deque(maxlen=retain)
         self._lines_in_file = 0
         self._encoder = msgspec.json.Encoder()
         self._handle: int | None = None
@@ -59,8 +59,8 @@ class EventLog:
                     if line.seq > self.last_seq:
                         self.last_seq = line.seq
                         self.tail.append(StoredEvent(line.seq, line.project_id, line.frame))
+                        self._saved.append(raw if raw.endswith(b"\n") else raw + b"\n")
         self.saved_seq = self.last_seq
-        self._saved.extend(self.tail)
         self._handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def _cut_torn_tail(self) -> None:
@@ -76,10 +76,9 @@ class EventLog:
             with self.path.open("r+b") as file:
                 file.truncate(keep)
 
-    def lines(self, events: Iterable[StoredEvent]) -> bytes:
-        return b"".join(
-            self._encoder.encode(EventLine(e.seq, e.project_id, e.frame)) + b"\n" for e in events
-        )
+    def line(self, event: StoredEvent) -> bytes:
+        """The event's line in the file (with its newline)."""
+        return self._encoder.encode(EventLine(event.seq, event.project_id, event.frame)) + b"\n"
 
     def record(self, events: Sequence[StoredEvent]) -> None:
         """Keep a committed batch in the in-memory tail (the file follows at the
@@ -88,18 +87,19 @@ class EventLog:
             self.tail.extend(events)
             self.last_seq = events[-1].seq
 
-    def save(self, events: Sequence[StoredEvent]) -> None:
-        """Append the events not yet in the file (a retried checkpoint may pass
-        some again), then compact if the file has grown to twice the retention.
-        With fsync, the file is synced before this returns."""
+    def save(self, lines: Sequence[tuple[int, bytes]]) -> None:
+        """Append the lines (``(seq, line)``, from ``line``) not yet in the file (a
+        retried checkpoint may pass some again), then compact if the file has
+        grown to twice the retention. With fsync, the file is synced before this
+        returns."""
         assert self._handle is not None, "EventLog.load() must run first"
-        fresh = [e for e in events if e.seq > self.saved_seq]
+        fresh = [line for seq, line in lines if seq > self.saved_seq]
         if not fresh:
             return
-        write_all(self._handle, self.lines(fresh))
+        write_all(self._handle, b"".join(fresh))
         if self.fsync:
             fsync_fd(self._handle, str(self.path))
-        self.saved_seq = fresh[-1].seq
+        self.saved_seq = lines[-1][0]
         self._saved.extend(fresh)
         self._lines_in_file += len(fresh)
         if self._lines_in_file >= 2 * self.retain:
@@ -112,11 +112,11 @@ class EventLog:
         """Record and save a batch at once (imports)."""
         batch = list(events)
         self.record(batch)
-        self.save(batch)
+        self.save([(event.seq, self.line(event)) for event in batch])
 
     def _compact(self) -> None:
         """Rewrite the file down to the retained tail (atomically)."""
-        write_atomically(self.path, self.lines(self._saved), fsync=self.fsync)
+        write_atomically(self.path, b"".join(self._saved), fsync=self.fsync)
         self.close()
         self._handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._lines_in_file = len(self._saved)

@@ -67,7 +67,7 @@ class EncodedEntry(msgspec.Struct, omit_defaults=True):
     """One journal line, as written: the entities are already encoded (the same
     bytes then serve the checkpoint), so the line is spliced, not re-encoded."""
 
-    events: list[EventLine] = []
+    events: list[msgspec.Raw] = []
     projects: list[msgspec.Raw] = []
     tasks: list[msgspec.Raw] = []
     sessions: list[msgspec.Raw] = []

@@ -73,7 +73,6 @@ from maestro.store.journal import (
     EncodedEntry,
     EntityKind,
     Entry,
-    EventLine,
     Journal,
     JournalCorrupt,
     Removed,
@@ -260,7 +259,7 @@ class JsonFileStore:
         # Committed but not yet in the files: the latest version of each changed
         # entity (with its encoding) and the events, for the next checkpoint.
         self._dirty: dict[Key, tuple[Staged, bytes | None]] = {}
-        self._unsaved: list[StoredEvent] = []
+        self._unsaved: list[tuple[int, bytes]] = []  # (seq, events.jsonl line)
         self._checkpointing: asyncio.Task[None] | None = None
         # Held from a group's journal append until memory and the next checkpoint
         # have it, and by a checkpoint while it switches segments: a checkpoint
@@ -409,7 +408,7 @@ class JsonFileStore:
             if e.seq > self._events.last_seq
         ]
         self._events.record(fresh)
-        self._unsaved.extend(fresh)
+        self._unsaved.extend((e.seq, self._events.line(e)) for e in fresh)
 
     def _repair_links(self) -> None:
         """Make task<->session links symmetric again after a crash between the two
@@ -509,7 +508,10 @@ class JsonFileStore:
         events = [event for prepared in group for event in prepared.events]
         if len(self._dirty) > MAX_UNCHECKPOINTED and self._checkpointing is not None:
             await asyncio.shield(self._checkpointing)
-        entry = EncodedEntry(events=[EventLine(e.seq, e.project_id, e.frame) for e in events])
+        # Each event's line is encoded once: spliced into the journal line here,
+        # appended to events.jsonl as it is by the checkpoint.
+        lines = [(e.seq, self._events.line(e)) for e in events]
+        entry = EncodedEntry(events=[msgspec.Raw(line[:-1]) for _, line in lines])
         changes: list[tuple[Key, Staged, bytes | None]] = []
         for key, staged in final.items():
             if isinstance(staged, _Deleted):
@@ -552,7 +554,7 @@ class JsonFileStore:
                 self._dirty[(kind, entity_id)] = (staged, encoded)
             self._pending.written(group[-1].number)
             self._events.record(events)
-            self._unsaved.extend(events)
+            self._unsaved.extend(lines)
         self._publish(events)
         self._start_checkpoint()
 
