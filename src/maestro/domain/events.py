@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 
+from maestro.domain.encoding import encode
+
 PROJECT_CREATED = "project:created"
 PROJECT_UPDATED = "project:updated"
 PROJECT_DELETED = "project:deleted"
@@ -51,9 +53,6 @@ ALL_EVENTS = (
 )
 
 
-_payload_encoder = msgspec.json.Encoder()
-
-
 @dataclass(frozen=True, slots=True)
 class PendingEvent:
     """An event the service emitted in a transaction not yet committed.
@@ -69,7 +68,7 @@ class PendingEvent:
 
     @classmethod
     def of(cls, event_type: str, data: Any, project_id: str) -> PendingEvent:
-        return cls(event_type, msgspec.Raw(_payload_encoder.encode(data)), project_id)
+        return cls(event_type, msgspec.Raw(encode(data)), project_id)
 
 
 class WireMessage(msgspec.Struct):

@@ -9,6 +9,7 @@ import msgspec
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from maestro.domain.encoding import encode
 from maestro.domain.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -20,7 +21,6 @@ from maestro.service import Workspace
 
 B = TypeVar("B", bound=msgspec.Struct)
 
-_encoder = msgspec.json.Encoder()
 _JSON_TYPE = (b"content-type", b"application/json")
 
 
@@ -44,7 +44,7 @@ class JSONBytes(Response):
 
 def answer(content: Any, status_code: int = 200) -> Response:
     """Answer with ``content`` (Structs included) encoded by msgspec."""
-    return JSONBytes(_encoder.encode(content), status_code)
+    return JSONBytes(encode(content), status_code)
 
 
 def answer_encoded(body: bytes, status_code: int = 200) -> Response:

@@ -50,6 +50,7 @@ import msgspec
 from msgspec.structs import replace
 
 from maestro.domain.clock import now_ms
+from maestro.domain.encoding import encode
 from maestro.domain.errors import StorageFull, StoreWriteFailed
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
 from maestro.domain.ids import is_valid_id
@@ -520,7 +521,7 @@ class JsonFileStore:
                 entry.removed.append(Removed(_KIND_NAMES[key[0]], gone.id, owner))
                 changes.append((key, staged, None))
                 continue
-            data = self._encoder.encode(staged)
+            data = encode(staged)  # once per version: the event payload had it too
             raw = msgspec.Raw(data)
             if isinstance(staged, Task):
                 entry.tasks.append(raw)
