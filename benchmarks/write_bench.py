@@ -11,8 +11,9 @@ One project with 200 tasks (a quarter in each status) on a fresh JSON store; the
 - ``POST /api/tasks``                   new tasks in a second project (one file, one
   event), so the listed project keeps its 50.
 
-Every 2xx means "on disk" (written before the answer; fsynced too with
-``--fsync``). Each endpoint's req/s is reported as a ratio to ``/health`` on the
+Every 2xx means "on disk" (its journal line written before the answer, fsynced
+too with ``--fsync``; the entity files follow in checkpoints, which run during
+the measurement). Each endpoint's req/s is reported as a ratio to ``/health`` on the
 same server in the same round, so the figures hold on a shared, noisy machine.
 ``--baseline REV`` also runs the server of git revision ``REV`` (checked out in a
 scratch worktree) side by side, interleaved, for a before/after in one run.
