@@ -48,14 +48,14 @@ class Memory:
         self.tasks_by_project_parent = Index()
         self.sessions_by_project = Index()
         self.sessions_by_status = Index()
-
-    def table(self, kind: type[E]) -> dict[str, E]:
-        tables: dict[type, Any] = {
+        self._tables: dict[type, Any] = {
             Project: self.projects,
             Task: self.tasks,
             Session: self.sessions,
         }
-        return tables[kind]  # type: ignore[no-any-return]
+
+    def table(self, kind: type[E]) -> dict[str, E]:
+        return self._tables[kind]  # type: ignore[no-any-return]
 
     def put(self, entity: AnyEntity) -> None:
         self.remove(type(entity), entity.id)
