@@ -25,7 +25,7 @@ from pathlib import Path
 import msgspec
 
 from maestro.store.eventlog import EventLog
-from maestro.store.files import fsync_fd, write_temp
+from maestro.store.files import fsync_fd, sync_directory, write_temp
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +88,5 @@ def _fsync_path(path: Path) -> None:
 
 
 def _sync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except FileNotFoundError:
-        return  # a project's task folder, removed with it
-    try:
-        fsync_fd(fd, str(folder))
-    finally:
-        os.close(fd)
+    with contextlib.suppress(FileNotFoundError):  # a task folder, gone with its project
+        sync_directory(folder)
