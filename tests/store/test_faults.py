@@ -350,7 +350,7 @@ def test_a_failed_fsync_stops_the_process_with_a_clear_reason(
             assert len(stops) == 1
             monkeypatch.undo()
             await store.sync_files()
-            monkeypatch.setattr(checkpoint, "fsync_fd", failing_fsync)
+            monkeypatch.setattr(checkpoint, "fsync_path", lambda path: failing_fsync(0, str(path)))
             await service.create_task(TaskCreate(project_id=project.id, title="U"))
             with pytest.raises(FsyncFailed):
                 await store.sync_files()

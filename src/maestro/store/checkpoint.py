@@ -25,7 +25,7 @@ from pathlib import Path
 import msgspec
 
 from maestro.store.eventlog import EventLog
-from maestro.store.files import fsync_fd, sync_directory, write_temp
+from maestro.store.files import fsync_path, sync_directory, write_temp
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ def write_checkpoint(checkpoint: Checkpoint, events: EventLog, fsync: bool) -> N
         temp = write_temp(change.path, readable, fsync=False)
         try:
             if fsync:
-                _fsync_path(temp)
+                fsync_path(temp)
             os.replace(temp, change.path)
         except BaseException:
             temp.unlink(missing_ok=True)
@@ -77,14 +77,6 @@ def write_checkpoint(checkpoint: Checkpoint, events: EventLog, fsync: bool) -> N
         segment.unlink(missing_ok=True)
     if fsync and checkpoint.segments:
         _sync_folder(checkpoint.segments[0].parent)
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fsync_fd(fd, str(path))
-    finally:
-        os.close(fd)
 
 
 def _sync_folder(folder: Path) -> None:

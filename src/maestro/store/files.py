@@ -67,13 +67,16 @@ def fsync_fd(fd: int, what: str) -> None:
         raise FsyncFailed(error.errno, f"fsync of {what} failed: {error.strerror}") from error
 
 
-def sync_directory(folder: Path) -> None:
-    """Make a rename or unlink in ``folder`` survive a power loss."""
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a folder (so a rename or unlink in it survives a power loss)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        fsync_fd(fd, str(folder))
+        fsync_fd(fd, str(path))
     finally:
         os.close(fd)
+
+
+sync_directory = fsync_path
 
 
 def is_temp_file(path: Path) -> bool:
