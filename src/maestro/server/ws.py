@@ -209,6 +209,22 @@ class EventHub:
     def pong(self, subscriber: Subscriber) -> None:
         self._offer(subscriber, _PONG)
 
+    def go_direct_if_caught_up(self, subscriber: Subscriber) -> None:
+        """Switch a queued client to direct writes once nothing of it waits: its
+        queue is empty and its transport holds no more than direct mode allows.
+
+        Both count: ``send`` may return with a replay's last frames still in the
+        transport's buffer, and a direct write on top of them would find the
+        client over the limit and drop it for bytes it had no time to read.
+        """
+        transport = subscriber.transport
+        subscriber.direct = (
+            transport is not None
+            and subscriber.queue.empty()
+            and not subscriber.dropped.is_set()
+            and transport.get_write_buffer_size() <= self.buffer_limit
+        )
+
 
 SERVER_SEND = "maestro.server_send"
 
@@ -289,14 +305,12 @@ def _parse_since(raw: str | None) -> int | None:
     return int(raw)
 
 
-async def _send_all(websocket: WebSocket, subscriber: Subscriber) -> None:
+async def _send_all(websocket: WebSocket, hub: EventHub, subscriber: Subscriber) -> None:
     for frame in subscriber.backlog:
         await websocket.send_text(frame)
     subscriber.backlog = []
     while True:
-        if subscriber.transport is not None and subscriber.queue.empty():
-            # Everything queued is written: from now on the hub writes directly.
-            subscriber.direct = not subscriber.dropped.is_set()
+        hub.go_direct_if_caught_up(subscriber)
         item = await subscriber.queue.get()
         if item is _CLOSE:
             await websocket.close(TRY_AGAIN_LATER, "client too slow; reconnect with ?since=")
@@ -342,7 +356,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     subscriber = hub.subscribe(since, project_id, _raw_transport(websocket), store_id)
-    sender = asyncio.create_task(_send_all(websocket, subscriber))
+    sender = asyncio.create_task(_send_all(websocket, hub, subscriber))
     reader = asyncio.create_task(_read_all(websocket, hub, subscriber))
     dropped = asyncio.create_task(subscriber.dropped.wait())
     try:
