@@ -44,7 +44,7 @@ class SlowSocket:
 
 
 def event(seq: int, size: int = 10) -> StoredEvent:
-    return StoredEvent(seq, "p1", '{"seq":%d,"pad":"%s"}' % (seq, "x" * size))
+    return StoredEvent(seq, "p1", f'{{"seq":{seq},"pad":"{"x" * size}"}}')
 
 
 def subscribed(hub: EventHub, transport: Transport, since: int | None = None) -> Subscriber:
