@@ -27,7 +27,7 @@ import pytest
 from maestro.domain.errors import StorageFull, StoreWriteFailed
 from maestro.domain.requests import ProjectCreate, SessionCreate, TaskCreate, TaskPatch
 from maestro.service import Workspace
-from maestro.store import checkpoint, journal
+from maestro.store import checkpoint, files, journal
 from maestro.store.files import TEMP_MARK, FsyncFailed
 from maestro.store.jsonfs import JsonFileStore
 
@@ -105,6 +105,7 @@ async def after_a_crash(store: JsonFileStore, tmp_path: Path) -> dict[str, Any]:
     async with opened(copy) as (store, _):
         found = await in_memory(store)
     assert temp_files(copy) == []
+    assert not (copy / ".quarantine").exists(), "a file was quarantined"
     return found
 
 
@@ -350,7 +351,7 @@ def test_a_failed_fsync_stops_the_process_with_a_clear_reason(
             assert len(stops) == 1
             monkeypatch.undo()
             await store.sync_files()
-            monkeypatch.setattr(checkpoint, "fsync_path", lambda path: failing_fsync(0, str(path)))
+            monkeypatch.setattr(files, "fsync_fd", failing_fsync)
             await service.create_task(TaskCreate(project_id=project.id, title="U"))
             with pytest.raises(FsyncFailed):
                 await store.sync_files()

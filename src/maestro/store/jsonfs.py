@@ -538,7 +538,7 @@ class JsonFileStore:
                 if self.fsync:
                     await asyncio.to_thread(self._journal.sync)
             except FsyncFailed as error:
-                self._on_fsync_failure(f"{error}; what the disk promised can no longer be trusted")
+                self._fsync_failed(error)
                 raise
             except OSError as error:
                 log.error(
@@ -616,6 +616,9 @@ class JsonFileStore:
             return True
         return await self._checkpoint()
 
+    def _fsync_failed(self, error: FsyncFailed) -> None:
+        self._on_fsync_failure(f"{error}; what the disk promised can no longer be trusted")
+
     async def _checkpoint(self) -> bool:
         """Write what was committed since the last checkpoint to the files, then
         drop the journal segments that held it. Returns whether it was written;
@@ -623,6 +626,9 @@ class JsonFileStore:
         async with self._rotation:
             try:
                 segments = self._journal.rotate()
+            except FsyncFailed as error:
+                self._fsync_failed(error)
+                raise
             except OSError as error:
                 log.warning("could not start a checkpoint (the journal keeps all): %s", error)
                 return False
@@ -639,7 +645,7 @@ class JsonFileStore:
         try:
             await asyncio.to_thread(write_checkpoint, job, self._events, self.fsync)
         except FsyncFailed as error:
-            self._on_fsync_failure(f"{error}; what the disk promised can no longer be trusted")
+            self._fsync_failed(error)
             raise
         except OSError as error:
             log.warning("a checkpoint failed; the journal keeps everything: %s", error)
