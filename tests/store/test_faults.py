@@ -330,6 +330,34 @@ def test_a_failed_checkpoint_loses_nothing_and_the_files_catch_up(
     asyncio.run(scenario())
 
 
+def test_a_task_folder_that_cannot_be_made_fails_the_checkpoint_not_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+
+    async def scenario() -> None:
+        async with opened(root) as (store, service):
+            assert await store.sync_files()
+            real_mkdir = Path.mkdir
+
+            def mkdir(folder: Path, *args: Any, **kwargs: Any) -> None:
+                if folder.parent == root / "tasks":
+                    raise ENOSPC
+                real_mkdir(folder, *args, **kwargs)
+
+            monkeypatch.setattr(Path, "mkdir", mkdir)
+            project = await service.create_project(ProjectCreate(name="P"))
+            await service.create_task(TaskCreate(project_id=project.id, title="T"))
+            assert not await store.sync_files()
+            acknowledged = await in_memory(store)
+            monkeypatch.undo()
+            assert await after_a_crash(store, tmp_path) == acknowledged
+            assert await store.sync_files()
+            assert on_disk(root) == acknowledged
+
+    asyncio.run(scenario())
+
+
 def test_a_failed_fsync_stops_the_process_with_a_clear_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
