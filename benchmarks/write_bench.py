@@ -144,6 +144,8 @@ def measure(options: argparse.Namespace) -> list[Check]:
                     run = run_wrk(servers[name], script, options, options.duration)
                     servers[name].check_alive()
                     results.setdefault((name, own.name), []).append(run)
+                    print(f"  round {round_no + 1} {name:>8} {own.name:<32} "
+                          f"{run.rps:7.0f} req/s  p99 {run.p99_ms:6.1f} ms")  # fmt: skip
         print(f"after: {machine_load()}; took {time.perf_counter() - started:.0f}s")
     return report(results, [e.name for e in plans["this"]], list(servers))
 

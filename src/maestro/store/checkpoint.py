@@ -25,15 +25,19 @@ from pathlib import Path
 import msgspec
 
 from maestro.store.eventlog import EventLog
-from maestro.store.files import fsync_path, sync_directory, write_temp
+from maestro.store.files import replace_or_remove, sync_directory, write_temp
 
 
-@dataclass(frozen=True, slots=True)
-class FileChange:
+class FileChange(msgspec.Struct, frozen=True, gc=False):
     """One entity file's new content, encoded compactly (the file gets it
-    indented, as the seed wrote it); ``None`` deletes the file."""
+    indented, as the seed wrote it); ``None`` deletes the file.
 
-    path: Path
+    Thousands of these wait while a checkpoint runs: a string path and
+    ``gc=False`` keep them out of the cycle collector's walks (as dataclasses
+    with ``Path``s, they made each of its full passes take 50 ms).
+    """
+
+    path: str
     data: bytes | None
 
 
@@ -54,25 +58,20 @@ def write_checkpoint(checkpoint: Checkpoint, events: EventLog, fsync: bool) -> N
     leaving no temp file behind; the journal segments are then left in place."""
     for change in checkpoint.files:
         if change.data is None:
-            change.path.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(change.path)
             continue
         readable = msgspec.json.format(change.data, indent=2) + b"\n"
-        temp = write_temp(change.path, readable, fsync=False)
-        try:
-            if fsync:
-                fsync_path(temp)
-            os.replace(temp, change.path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        temp = write_temp(change.path, readable, fsync=fsync)
+        replace_or_remove(temp, change.path)
     events.save(checkpoint.events)
     for folder in checkpoint.removed_dirs:
         # Not empty or already gone: either way nothing of ours is left in it.
         with contextlib.suppress(OSError):
             folder.rmdir()
     if fsync:
-        for folder in {change.path.parent for change in checkpoint.files}:
-            _sync_folder(folder)
+        for folder_name in {os.path.dirname(change.path) for change in checkpoint.files}:
+            _sync_folder(Path(folder_name))
     for segment in checkpoint.segments:
         segment.unlink(missing_ok=True)
     if fsync and checkpoint.segments:

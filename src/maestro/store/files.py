@@ -3,6 +3,7 @@ moment leaves either the old file or the new one, never a mix."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from pathlib import Path
@@ -14,10 +15,15 @@ TEMP_MARK = ".tmp-"
 _temp_numbers = itertools.count()
 
 
-def write_temp(path: Path, data: bytes, fsync: bool = False) -> Path:
-    """Write ``data`` to a new temp file beside ``path``; return the temp file."""
+def write_temp(path: str | Path, data: bytes, fsync: bool = False) -> str:
+    """Write ``data`` to a new temp file beside ``path``; return the temp file.
+
+    Plain strings, not ``Path``s: a checkpoint writes thousands of files, and
+    every ``Path`` is an object the cycle collector has to walk while it lives.
+    """
+    folder, name = os.path.split(path)
     while True:
-        temp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}-{next(_temp_numbers)}")
+        temp = f"{folder}/.{name}{TEMP_MARK}{os.getpid()}-{next(_temp_numbers)}"
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             break
@@ -26,25 +32,35 @@ def write_temp(path: Path, data: bytes, fsync: bool = False) -> Path:
     try:
         write_all(fd, data)
         if fsync:
-            os.fsync(fd)
+            fsync_fd(fd, temp)
     except BaseException:
         os.close(fd)
-        temp.unlink(missing_ok=True)  # a half-written temp file is of no use to anyone
+        _remove(temp)  # a half-written temp file is of no use to anyone
         raise
     os.close(fd)
     return temp
 
 
-def write_atomically(path: Path, data: bytes, fsync: bool = False) -> None:
+def write_atomically(path: str | Path, data: bytes, fsync: bool = False) -> None:
     """Write to a temp file in the same folder, then rename it over ``path``."""
     temp = write_temp(path, data, fsync)
+    replace_or_remove(temp, path)
+    if fsync:
+        sync_directory(Path(path).parent)
+
+
+def replace_or_remove(temp: str, path: str | Path) -> None:
+    """Rename ``temp`` over ``path``; if that fails, remove ``temp``."""
     try:
         os.replace(temp, path)
     except BaseException:
-        temp.unlink(missing_ok=True)
+        _remove(temp)
         raise
-    if fsync:
-        sync_directory(path.parent)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -107,6 +107,10 @@ class _Deleted:
 
 Key = tuple[type[AnyEntity], str]
 Staged = AnyEntity | _Deleted
+# The checkpoint's key: the kind's name, not its class. Tens of thousands wait
+# between checkpoints, and a tuple holding a class stays tracked by the cycle
+# collector (which then took 50 ms for each full pass); one of two strings does not.
+DirtyKey = tuple[str, str]
 
 
 @dataclass
@@ -204,6 +208,10 @@ class JsonTransaction:
         self.events.append(PendingEvent.of(event_type, data, project_id))
 
 
+def _dirty_key(entity: AnyEntity) -> DirtyKey:
+    return (type(entity).__name__, entity.id)
+
+
 def _linked(ids: Iterable[str], wanted: set[str]) -> list[str]:
     """``ids`` that are still wanted, in their order, then the wanted ones missing."""
     kept = [i for i in ids if i in wanted]
@@ -259,7 +267,7 @@ class JsonFileStore:
         self._committer: GroupCommitter[_Prepared] = GroupCommitter(self._flush, self._discard)
         # Committed but not yet in the files: the latest version of each changed
         # entity (with its encoding) and the events, for the next checkpoint.
-        self._dirty: dict[Key, tuple[Staged, bytes | None]] = {}
+        self._dirty: dict[DirtyKey, tuple[Staged, bytes | None]] = {}
         self._unsaved: list[tuple[int, bytes]] = []  # (seq, events.jsonl line)
         self._checkpointing: asyncio.Task[None] | None = None
         # Held from a group's journal append until memory and the next checkpoint
@@ -287,9 +295,6 @@ class JsonFileStore:
             folder.mkdir(parents=True, exist_ok=True)
             self._folders[key] = folder
         return folder
-
-    def _path(self, entity: AnyEntity) -> Path:
-        return self._folder(entity) / f"{entity.id}.json"
 
     # -- life cycle ---------------------------------------------------------
 
@@ -396,13 +401,13 @@ class JsonFileStore:
         entities: list[AnyEntity] = [*entry.projects, *entry.tasks, *entry.sessions]
         for entity in entities:
             self._memory.put(entity)
-            self._dirty[(type(entity), entity.id)] = (entity, self._encoder.encode(entity))
+            self._dirty[_dirty_key(entity)] = (entity, self._encoder.encode(entity))
         for removed in entry.removed:
             kind = _KINDS_BY_NAME[removed.kind]
             gone = self._memory.table(cast(Any, kind)).get(removed.id)
             if gone is not None:
                 self._memory.remove(kind, removed.id)
-                self._dirty[(kind, removed.id)] = (_Deleted(gone), None)
+                self._dirty[_dirty_key(gone)] = (_Deleted(gone), None)
         fresh = [
             StoredEvent(e.seq, e.project_id, e.frame)
             for e in entry.events
@@ -444,7 +449,7 @@ class JsonFileStore:
         for entity in repaired:
             log.warning("repaired the task/session links of %s", entity.id)
             memory.put(entity)
-            self._dirty[(type(entity), entity.id)] = (entity, self._encoder.encode(entity))
+            self._dirty[_dirty_key(entity)] = (entity, self._encoder.encode(entity))
 
     # -- reads --------------------------------------------------------------
 
@@ -552,7 +557,7 @@ class JsonFileStore:
                     self._memory.remove(kind, entity_id)
                 else:
                     self._memory.put(staged)
-                self._dirty[(kind, entity_id)] = (staged, encoded)
+                self._dirty[(kind.__name__, entity_id)] = (staged, encoded)
             self._pending.written(group[-1].number)
             self._events.record(events)
             self._unsaved.extend(lines)
@@ -649,7 +654,7 @@ class JsonFileStore:
 
     def _write_checkpoint(
         self,
-        dirty: dict[Key, tuple[Staged, bytes | None]],
+        dirty: dict[DirtyKey, tuple[Staged, bytes | None]],
         events: list[tuple[int, bytes]],
         segments: list[Path],
     ) -> None:
@@ -659,10 +664,10 @@ class JsonFileStore:
         milliseconds. Only one checkpoint runs at a time, and only it touches
         ``_folders``."""
         job = Checkpoint(events=events, segments=segments)
-        for (kind, _), (staged, encoded) in dirty.items():
+        for staged, encoded in dirty.values():
             entity = staged.entity if isinstance(staged, _Deleted) else staged
-            job.files.append(FileChange(self._path(entity), encoded))
-            if isinstance(staged, _Deleted) and kind is Project:
+            job.files.append(FileChange(f"{self._folder(entity)}/{entity.id}.json", encoded))
+            if isinstance(staged, _Deleted) and isinstance(entity, Project):
                 # The project's (by now empty) task folder goes with it.
                 self._folders.pop(("tasks", entity.id), None)
                 job.removed_dirs.append(self.root / "tasks" / entity.id)
