@@ -13,8 +13,10 @@ One project with 200 tasks (a quarter in each status) on a fresh JSON store; the
 
 Every 2xx means "on disk" (its journal line written before the answer, fsynced
 too with ``--fsync``; the entity files follow in checkpoints, which run during
-the measurement). Each endpoint's req/s is reported as a ratio to ``/health`` on the
-same server in the same round, so the figures hold on a shared, noisy machine.
+the measurement; after each run the script waits for them to catch up, so the
+next run starts quiet and does not pay for its predecessor). Each endpoint's
+req/s is reported as a ratio to ``/health`` on the same server in the same
+round, so the figures hold on a shared, noisy machine.
 ``--baseline REV`` also runs the server of git revision ``REV`` (checked out in a
 scratch worktree) side by side, interleaved, for a before/after in one run.
 ``--postgres URL`` runs them on the PostgreSQL store instead (a fresh schema
@@ -95,6 +97,18 @@ def seed(server: MaestroServer) -> list[Endpoint]:
     ]
 
 
+def files_caught_up(server: MaestroServer, timeout: float = 120.0) -> None:
+    """Wait until the JSON store's checkpoints have written all that the last run
+    committed (its journal is down to one empty segment), so that no run pays
+    for the file writes of the one before it."""
+    journal = server.data_dir / "journal"
+    deadline = time.monotonic() + timeout
+    while journal.is_dir() and [p.stat().st_size for p in journal.glob("*.jsonl")] != [0]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the files of {server.data_dir} did not catch up in {timeout}s")
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def worktree(revision: str, scratch: Path) -> Iterator[Path]:
     """The sources of ``revision``, checked out beside this one."""
@@ -143,6 +157,7 @@ def measure(options: argparse.Namespace) -> list[Check]:
                     script.write_text(lua_script(own, round_no))
                     run = run_wrk(servers[name], script, options, options.duration)
                     servers[name].check_alive()
+                    files_caught_up(servers[name])
                     results.setdefault((name, own.name), []).append(run)
                     print(f"  round {round_no + 1} {name:>8} {own.name:<32} "
                           f"{run.rps:7.0f} req/s  p99 {run.p99_ms:6.1f} ms")  # fmt: skip
