@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 
 from maestro.domain.events import StoredEvent
-from maestro.server.ws import EventHub, Subscriber, _send_all, text_frame
+from maestro.server.hub import EventHub, Subscriber, text_frame
+from maestro.server.ws import send_frames
 
 LIMIT = 4  # events queued per client; direct mode allows 4 KiB waiting
 
@@ -89,7 +90,7 @@ def test_a_big_replay_then_a_ping_does_not_drop_the_client() -> None:
         transport = Transport()
         socket = SlowSocket(transport)
         subscriber = subscribed(hub, transport, since=0)
-        sender = asyncio.create_task(_send_all(socket, hub, subscriber))  # type: ignore[arg-type]
+        sender = asyncio.create_task(send_frames(socket, hub, subscriber))  # type: ignore[arg-type]
         await settle()
         hub.pong(subscriber)
         await settle()
@@ -108,7 +109,7 @@ def test_a_direct_client_too_far_behind_is_dropped_and_told_to_reconnect() -> No
         transport = Transport()
         socket = SlowSocket(transport)
         subscriber = subscribed(hub, transport)
-        sender = asyncio.create_task(_send_all(socket, hub, subscriber))  # type: ignore[arg-type]
+        sender = asyncio.create_task(send_frames(socket, hub, subscriber))  # type: ignore[arg-type]
         await settle()
         hub.publish([event(seq, size=3000) for seq in range(1, 4)])
         await settle()

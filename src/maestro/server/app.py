@@ -20,11 +20,13 @@ from maestro.config import Settings
 from maestro.domain.errors import MaestroError
 from maestro.server.endpoint import Endpoint
 from maestro.server.errors import on_http_error, on_maestro_error, on_unexpected_error
+from maestro.server.hub import EventHub
 from maestro.server.openapi import build_openapi
 from maestro.server.routes import meta, projects, sessions, skills, subtasks, tasks
 from maestro.server.routing import EndpointRouter
 from maestro.server.security import BrowserGuard, TokenGuard
-from maestro.server.ws import EventHub, KeepServerSend, websocket_endpoint
+from maestro.server.uvicorn_ws import KeepServerSend
+from maestro.server.ws import websocket_endpoint
 from maestro.service import Workspace
 from maestro.store import open_store
 from maestro.store.base import Store
