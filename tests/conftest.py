@@ -147,6 +147,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "json_only: about the JSON store's files; runs on the JSON backend only"
     )
+    config.addinivalue_line(
+        "markers",
+        "slow: starts processes (a server, a browser, an agent CLI) or runs long; "
+        '`pytest -m "not slow"` is the inner loop',
+    )
+
+
+# -- the fast loop ---------------------------------------------------------------
+
+# Suites that are about processes, browsers, real agents, crashes or PostgreSQL.
+SLOW_SUITES = ("ui", "stress", "realagents", "e2e", "postgres")
+# Fixtures that start a server process (or need the database); a test using one,
+# directly or through another fixture, is slow.
+SLOW_FIXTURES = {"server_factory", "shared_server", "backend", "test_database"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark as ``slow`` what the fast loop leaves out (see ``SLOW_SUITES`` and
+    ``SLOW_FIXTURES``; a test can also be marked by hand)."""
+    for item in items:
+        suite = Path(str(item.path)).relative_to(TESTS_DIR).parts[0]
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if suite in SLOW_SUITES or fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

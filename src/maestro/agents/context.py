@@ -12,8 +12,7 @@ from typing import NamedTuple
 
 from maestro.cli.client import CliError, server_url
 from maestro.domain.ids import is_valid_id
-
-ROLES = ("worker", "orchestrator")
+from maestro.domain.vocabulary import SPAWN_ROLES
 
 
 class SessionEnv(NamedTuple):
@@ -42,8 +41,8 @@ class SessionEnv(NamedTuple):
             problems.append("MAESTRO_TASK_IDS is missing (comma-separated task ids)")
         elif not all(is_valid_id(t) for t in task_ids):
             problems.append("MAESTRO_TASK_IDS must be comma-separated valid task ids")
-        if role not in ROLES:
-            problems.append(f"MAESTRO_ROLE must be one of {', '.join(ROLES)}, got {role!r}")
+        if role not in SPAWN_ROLES:
+            problems.append(f"MAESTRO_ROLE must be one of {', '.join(SPAWN_ROLES)}, got {role!r}")
         elif expected_role is not None and role != expected_role:
             problems.append(f"MAESTRO_ROLE is {role!r} but this is `maestro {expected_role} init`")
         if problems:

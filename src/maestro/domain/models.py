@@ -19,9 +19,30 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-TaskStatus = Literal["pending", "in_progress", "completed", "blocked"]
-TaskPriority = Literal["low", "medium", "high"]
-SessionStatus = Literal["spawning", "running", "completed", "failed"]
+from maestro.domain.vocabulary import (
+    FINISHED_SESSION_STATUSES,
+    SESSION_STATUSES,
+    SPAWN_ROLES,
+    TASK_STATUSES,
+    SessionStatus,
+    SpawnRole,
+    SpawnSource,
+    TaskPriority,
+    TaskStatus,
+)
+
+__all__ = [  # the vocabulary, re-exported where the entities are
+    "FINISHED_SESSION_STATUSES",
+    "SESSION_STATUSES",
+    "SPAWN_ROLES",
+    "TASK_STATUSES",
+    "SessionStatus",
+    "SpawnRole",
+    "SpawnSource",
+    "TaskPriority",
+    "TaskStatus",
+]
+
 TimelineEventType = Literal[
     "created",
     "session_started",
@@ -31,12 +52,6 @@ TimelineEventType = Literal[
     "blocker",
     "status_changed",
 ]
-SpawnRole = Literal["worker", "orchestrator"]
-SpawnSource = Literal["manual", "orchestrator", "ui", "cli", "api"]
-
-TASK_STATUSES: tuple[str, ...] = ("pending", "in_progress", "completed", "blocked")
-SESSION_STATUSES: tuple[str, ...] = ("spawning", "running", "completed", "failed")
-FINISHED_SESSION_STATUSES = frozenset({"completed", "failed"})
 
 
 # -- permission policy ------------------------------------------------------------

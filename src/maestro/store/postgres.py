@@ -44,6 +44,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from maestro.domain.clock import now_ms
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
 from maestro.domain.models import Project, Session, Task
+from maestro.domain.vocabulary import FINISHED_SESSION_STATUSES
 from maestro.store.base import (
     E,
     EventListener,
@@ -190,7 +191,8 @@ async def _find_sessions(conn: Connection, query: SessionQuery) -> list[Session]
         where.append("status = %s")
         params.append(query.status)
     if query.active:
-        where.append("status NOT IN ('completed', 'failed')")
+        where.append("status <> ALL(%s)")
+        params.append(sorted(FINISHED_SESSION_STATUSES))
     if query.task_id is not None:
         where.append("task_ids @> ARRAY[%s]::text[]")
         params.append(query.task_id)

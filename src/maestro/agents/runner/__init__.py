@@ -25,7 +25,7 @@ about new ones quickly.
 
 from maestro.agents.runner.follower import EventFollower, websocket_url
 from maestro.agents.runner.queue import Opened, SpawnQueue, run_once, wait_for_terminals
-from maestro.agents.runner.spawns import ROLES, BadSpawn, Spawn
+from maestro.agents.runner.spawns import BadSpawn, Spawn
 from maestro.agents.runner.state import OPENED_LIMIT, RunnerBusy, RunnerState
 from maestro.agents.runner.terminals import (
     PTY_COLUMNS,
@@ -44,7 +44,6 @@ __all__ = [
     "OPENED_LIMIT",
     "PTY_COLUMNS",
     "PTY_ROWS",
-    "ROLES",
     "TMUX_SESSION",
     "BadSpawn",
     "EventFollower",

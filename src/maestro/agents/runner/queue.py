@@ -16,6 +16,7 @@ from maestro.agents.runner.spawns import BadSpawn, Spawn
 from maestro.agents.runner.state import RunnerState
 from maestro.agents.runner.terminals import Launcher, Terminal
 from maestro.cli.client import ApiError, CliError, MaestroClient
+from maestro.domain import session_events as se
 
 log = logging.getLogger("maestro.runner")
 
@@ -154,7 +155,7 @@ class SpawnQueue:
         log.error("session %s failed: %s", session_id, reason)
         body = {
             "status": "failed",
-            "events": [{"type": "spawn_failed", "data": {"reason": reason}}],
+            "events": [{"type": se.SPAWN_FAILED, "data": {"reason": reason}}],
         }
         try:
             self.client.patch(f"/api/sessions/{session_id}", body)

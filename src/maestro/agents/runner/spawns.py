@@ -10,8 +10,7 @@ from typing import Any
 
 from maestro.agents.environment import terminal_env
 from maestro.domain.ids import is_valid_id
-
-ROLES = ("worker", "orchestrator")
+from maestro.domain.vocabulary import SPAWN_ROLES
 
 
 class BadSpawn(ValueError):
@@ -67,7 +66,7 @@ class Spawn:
 
     def command(self) -> list[str]:
         """``maestro <role> init``, run by this very installation whatever PATH says."""
-        if self.role not in ROLES:
+        if self.role not in SPAWN_ROLES:
             raise BadSpawn(f"unknown role {self.role!r} (expected worker or orchestrator)")
         return [sys.executable, "-m", "maestro", self.role, "init"]
 

@@ -1,0 +1,23 @@
+"""The words of the domain, once: statuses, priorities, roles, sources.
+
+Each is a ``Literal`` (what the Structs and the OpenAPI document use) and a tuple
+derived from it (what code iterates and checks against), so adding a word is one
+edit. Only ``typing`` here: the agent-facing commands (``maestro hook``,
+``maestro report``) import it and must start fast (no msgspec).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+TaskStatus = Literal["pending", "in_progress", "completed", "blocked"]
+TaskPriority = Literal["low", "medium", "high"]
+SessionStatus = Literal["spawning", "running", "completed", "failed"]
+SpawnRole = Literal["worker", "orchestrator"]
+SpawnSource = Literal["manual", "orchestrator", "ui", "cli", "api"]
+
+TASK_STATUSES: tuple[TaskStatus, ...] = get_args(TaskStatus)
+SESSION_STATUSES: tuple[SessionStatus, ...] = get_args(SessionStatus)
+FINISHED_SESSION_STATUSES: frozenset[SessionStatus] = frozenset({"completed", "failed"})
+"""A session in one of these has ended; every other status is active."""
+SPAWN_ROLES: tuple[SpawnRole, ...] = get_args(SpawnRole)
