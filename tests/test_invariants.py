@@ -151,7 +151,7 @@ class LinkMachine(RuleBasedStateMachine):
         parent = self.any_task(data) if with_parent and self.ever_tasks else None
         dependencies = self.some_tasks(data) if self.ever_tasks else []
         expected = self.task_errors([*dependencies, *([parent] if parent else [])])
-        body = {"projectId": self.project, "title": "t", "parentId": parent}
+        body: dict[str, Any] = {"projectId": self.project, "title": "t", "parentId": parent}
         body["dependencies"] = dependencies
         response = self.call("POST", "/api/tasks", expected, json=body)
         if response.status_code == 201:

@@ -48,7 +48,8 @@ def directive(tasks: list[dict[str, Any]], name: str) -> str | None:
         for line in task.get("description", "").splitlines():
             key, _, value = line.partition(":")
             if key.strip() == "fake-agent" and value.strip().startswith(name):
-                return value.strip()[len(name) :].strip()
+                found: str = value.strip()[len(name) :].strip()
+                return found
     return None
 
 

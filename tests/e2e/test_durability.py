@@ -113,8 +113,8 @@ def write_until_killed(
                             acked.subtasks.setdefault(task, set()).add(response.json()["id"])
                 elif action == 3:
                     task = rng.choice(tasks)
-                    body = {"projectId": project, "taskIds": [task]}
-                    response = api.post("/api/sessions", json=body)
+                    session_body = {"projectId": project, "taskIds": [task]}
+                    response = api.post("/api/sessions", json=session_body)
                     if response.status_code == 201:
                         with acked.lock:
                             acked.sessions.add(response.json()["id"])

@@ -95,8 +95,11 @@ def mixed_writes(http: httpx.Client, project_id: str, seed: int, rounds: int) ->
             body = {"projectId": project_id, "title": f"t{seed}"}
             tasks.append(ok(http.post("/api/tasks", json=body), 201)["id"])
         elif action == "session":
-            body = {"projectId": project_id, "taskIds": rng.sample(tasks, min(2, len(tasks)))}
-            response = http.post("/api/sessions", json=body)
+            session_body = {
+                "projectId": project_id,
+                "taskIds": rng.sample(tasks, min(2, len(tasks))),
+            }
+            response = http.post("/api/sessions", json=session_body)
             # Another thread may have deleted one of the tasks in between.
             assert response.status_code in (201, 404), response.text
             if response.status_code == 201:

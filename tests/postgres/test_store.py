@@ -17,9 +17,9 @@ import pytest
 from maestro.domain.events import StoredEvent
 from maestro.domain.models import Project, Session
 from maestro.store import postgres
-from maestro.store.base import SessionQuery
+from maestro.store.base import SessionQuery, StoreUnavailable
 from maestro.store.migrations import SchemaError, available
-from maestro.store.postgres import PostgresStore, StoreUnavailable
+from maestro.store.postgres import PostgresStore
 from tests.conftest import RunningServer, TestDatabase
 
 T = TypeVar("T")

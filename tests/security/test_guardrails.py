@@ -62,7 +62,7 @@ def test_a_malformed_idempotency_key_is_refused(
         content=httpx.Request(
             "POST", "http://x", json={"projectId": project["id"], "taskIds": [task["id"]]}
         ).content,
-        headers={"Content-Type": "application/json", "Idempotency-Key": key.encode("utf-8")},
+        headers={b"Content-Type": b"application/json", b"Idempotency-Key": key.encode("utf-8")},
     )
     assert_error(response, 400, "VALIDATION_ERROR")
     assert api.get("/api/sessions", params={"projectId": project["id"]}).json() == []

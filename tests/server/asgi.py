@@ -78,7 +78,11 @@ async def ping_over_websocket(app: ASGIApp, path: str) -> Any:
 
     scope = {**http_scope("GET", path, []), "type": "websocket", "subprotocols": []}
     del scope["method"]
-    session = asyncio.create_task(app(scope, inbox.get, send))
+
+    async def run() -> None:
+        await app(scope, inbox.get, send)
+
+    session = asyncio.create_task(run())
     accepted = await asyncio.wait_for(outbox.get(), 5)
     assert accepted["type"] == "websocket.accept", accepted
     reply = await asyncio.wait_for(outbox.get(), 5)

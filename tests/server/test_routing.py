@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ TABLE = EndpointRouter(ECHO_ROUTES)
 STARLETTE = Router(ECHO_ROUTES)
 
 
-def call(app: ASGIApp, method: str, path: str) -> Answer | tuple[int, dict[str, str] | None]:
+def call(app: ASGIApp, method: str, path: str) -> Answer | tuple[int, Mapping[str, str] | None]:
     """The answer, or the error raised for the application around a router to answer."""
     try:
         return asyncio.run(request(app, method, path))

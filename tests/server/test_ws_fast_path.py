@@ -12,12 +12,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 from maestro.config import Settings
 from maestro.server import create_app
@@ -65,11 +66,11 @@ def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InProces
         yield server
 
 
-def receive_until_pong(connection: object) -> list[dict[str, object]]:
-    messages = []
-    connection.send('{"type":"ping"}')  # type: ignore[attr-defined]
+def receive_until_pong(connection: ClientConnection) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    connection.send('{"type":"ping"}')
     while True:
-        message = json.loads(connection.recv(timeout=10))  # type: ignore[attr-defined]
+        message = json.loads(connection.recv(timeout=10))
         if message.get("type") == "pong":
             return messages
         messages.append(message)

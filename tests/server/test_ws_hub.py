@@ -49,7 +49,7 @@ def event(seq: int, size: int = 10) -> StoredEvent:
 
 
 def subscribed(hub: EventHub, transport: Transport, since: int | None = None) -> Subscriber:
-    return hub.subscribe(since, None, transport)  # type: ignore[arg-type]
+    return hub.subscribe(since, None, transport)
 
 
 async def settle() -> None:

@@ -148,8 +148,8 @@ def short_write_then(error: OSError) -> Callable[[int, bytes], None]:
 # -- the commit: one journal append --------------------------------------------------
 
 APPEND_FAULTS: dict[str, Callable[[], Callable[[int, bytes], None]]] = {
-    "full disk": lambda: Fault(ENOSPC).wrap(journal.write_all),
-    "I/O error": lambda: Fault(EIO).wrap(journal.write_all),
+    "full disk": lambda: Fault(ENOSPC).wrap(files.write_all),
+    "I/O error": lambda: Fault(EIO).wrap(files.write_all),
     "short write": lambda: short_write_then(ENOSPC),
 }
 
@@ -167,7 +167,7 @@ def test_a_refused_commit_changes_nothing_and_the_next_one_goes_through(
             # Held in the journal (no checkpoint gets through), to see it unchanged.
             assert await store.sync_files()
             stuck = Fault(EIO)
-            monkeypatch.setattr(checkpoint, "write_temp", stuck.wrap(checkpoint.write_temp))
+            monkeypatch.setattr(checkpoint, "write_temp", stuck.wrap(files.write_temp))
             await service.patch_task(task.id, TaskPatch(description="in the journal only"))
             acknowledged = await in_memory(store)
             journal_before = journal_bytes(root)
@@ -222,10 +222,10 @@ def test_a_journal_that_cannot_be_cut_back_goes_on_in_a_new_segment(
             assert await store.sync_files()
             # No checkpoint gets through: the journal alone holds what follows.
             stuck = Fault(EIO)
-            monkeypatch.setattr(checkpoint, "write_temp", stuck.wrap(checkpoint.write_temp))
-            with monkeypatch.context() as torn:
-                torn.setattr(journal, "write_all", short_write_then(EIO))
-                torn.setattr(journal.os, "ftruncate", Fault(EIO).wrap(os.ftruncate))
+            monkeypatch.setattr(checkpoint, "write_temp", stuck.wrap(files.write_temp))
+            with monkeypatch.context() as tearing:
+                tearing.setattr(journal, "write_all", short_write_then(EIO))
+                tearing.setattr(os, "ftruncate", Fault(EIO).wrap(os.ftruncate))
                 with pytest.raises(StoreWriteFailed):
                     await service.create_task(TaskCreate(project_id=project.id, title="Torn"))
             await service.create_task(TaskCreate(project_id=project.id, title="Whole"))
@@ -254,7 +254,7 @@ def test_commits_queued_behind_a_refused_group_fail_too_and_leave_no_trace(
         async with opened(root) as (store, service):
             project = await service.create_project(ProjectCreate(name="P"))
             acknowledged = await in_memory(store)
-            monkeypatch.setattr(journal, "write_all", Fault(ENOSPC).wrap(journal.write_all))
+            monkeypatch.setattr(journal, "write_all", Fault(ENOSPC).wrap(files.write_all))
             results = await asyncio.gather(
                 *(
                     service.create_task(TaskCreate(project_id=project.id, title=f"T{i}"))
@@ -284,7 +284,7 @@ def test_commits_queued_behind_a_refused_group_fail_too_and_leave_no_trace(
 CHECKPOINT_STEPS: dict[str, Callable[[JsonFileStore], tuple[Any, str, Fault]]] = {
     "temp file, full disk": lambda store: (checkpoint, "write_temp", Fault(ENOSPC, after=2)),
     "temp file, I/O error": lambda store: (checkpoint, "write_temp", Fault(EIO)),
-    "rename": lambda store: (checkpoint.os, "replace", Fault(EIO, after=2)),
+    "rename": lambda store: (os, "replace", Fault(EIO, after=2)),
     "event log": lambda store: (store._events, "save", Fault(ENOSPC)),
     "segment removal": lambda store: (Path, "unlink", Fault(EIO)),
 }
