@@ -10,8 +10,8 @@ import pytest
 from maestro.agents.adapters import LaunchRequest, agent_command
 from maestro.agents.permissions import Policy
 from maestro.agents.plugin import HOOK_TIMEOUT_SECONDS, hooks_config, write_plugin
-from maestro.agents.skills import discover
-from maestro.cli.client import CliError
+from maestro.client import CliError
+from maestro.skills import discover
 
 
 def request(**overrides: object) -> LaunchRequest:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from maestro.agents.prompt import RECENT_TIMELINE, BriefContext, build_brief
-from maestro.agents.skills import Skill
+from maestro.skills import Skill
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = 1_706_790_000_000

@@ -34,7 +34,7 @@ from maestro.agents.runner import (
     TmuxLauncher,
     websocket_url,
 )
-from maestro.cli.client import MaestroClient
+from maestro.client import MaestroClient
 from tests.conftest import RunningServer
 
 SERVER = "http://127.0.0.1:1234"

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from maestro.agents.skills import SkillFormatError, discover, parse_skill
+from maestro.skills import SkillFormatError, discover, parse_skill
 
 
 def write_skill(root: Path, folder: str, text: str) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from maestro.cli.client import ApiError, CliError, MaestroClient, ServerUnreachable
+from maestro.client import ApiError, CliError, MaestroClient, ServerUnreachable
 from tests.conftest import RunningServer, free_port
 
 

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from maestro.cli import plain
-from maestro.cli.client import CliError
+from maestro.client import CliError
 
 _text = st.text()  # any code point: accents, CJK, control characters, U+2028
 _scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | _text

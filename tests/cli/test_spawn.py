@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from maestro.cli.client import ApiError
 from maestro.cli.sessions import _spawn_failed
+from maestro.client import ApiError
 from tests.cli.conftest import Cli
 
 MakeTask = Callable[..., dict[str, Any]]

@@ -323,7 +323,7 @@ def test_the_generated_plugin_passes_strict_validation(
     claude_bin: Path, tmp_path: Path, agent_home: Path
 ) -> None:
     from maestro.agents.plugin import write_plugin
-    from maestro.agents.skills import discover
+    from maestro.skills import discover
 
     skills, _ = discover(None)
     folder = write_plugin(tmp_path / "plugin", skills.values())

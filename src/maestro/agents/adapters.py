@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from maestro.agents.permissions import BYPASS, Policy, running_as_root
-from maestro.agents.skills import Skill
-from maestro.cli.client import CliError
+from maestro.client import CliError
+from maestro.skills import Skill
 
 PLACEHOLDERS = ("prompt_file", "model", "session_id", "cwd", "role")
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from maestro.agents.permissions import Policy
 from maestro.agents.prompt import BriefContext, build_brief
-from maestro.agents.skills import Skill, discover
-from maestro.cli.client import CliError, MaestroClient
+from maestro.client import CliError, MaestroClient
 from maestro.config import maestro_home
+from maestro.skills import Skill, discover
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from maestro.cli.client import CliError, server_url
+from maestro.client import CliError, server_url
 from maestro.domain.ids import is_valid_id
 from maestro.domain.vocabulary import SPAWN_ROLES
 

@@ -43,7 +43,7 @@ from maestro.agents.context import SessionEnv, current_session_id
 from maestro.agents.permissions import matching_rule
 from maestro.agents.plugin import write_plugin
 from maestro.agents.transcript import AgentOutcome, reader_for
-from maestro.cli.client import CliError, MaestroClient
+from maestro.client import CliError, MaestroClient
 from maestro.config import maestro_home
 from maestro.domain import session_events as se
 from maestro.domain.models import FINISHED_SESSION_STATUSES as FINISHED

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from maestro.cli.client import CliError
+from maestro.client import CliError
 
 MAESTRO_RULE = "Bash(maestro:*)"
 BYPASS = "bypassPermissions"

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from maestro import __version__
-from maestro.agents.skills import Skill
+from maestro.skills import Skill
 
 
 def hook_command(event: str) -> str:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from maestro.agents.permissions import Policy, brief_section
-from maestro.agents.skills import Skill
+from maestro.skills import Skill
 
 RECENT_TIMELINE = 10
 

@@ -1,5 +1,5 @@
-"""The ``maestro`` command. Commands are imported when it runs, not when a
-module such as ``maestro.cli.client`` is imported by the agents or the server.
+"""The ``maestro`` command. Commands are imported when it runs, not when this
+package is imported.
 
 The commands agents call while they work (``hook``, ``report``, ``whoami``) go
 straight to ``agent_commands``, without Typer or Rich: they must start fast.

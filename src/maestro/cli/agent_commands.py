@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from maestro.cli import plain
-from maestro.cli.client import CliError
+from maestro.client import CliError
 
 NAMES = ("hook", "report", "whoami")
 HIDDEN = frozenset({"hook"})

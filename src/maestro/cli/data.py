@@ -16,8 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
-from maestro.cli.client import CliError
 from maestro.cli.output import JsonFlag, command, say
+from maestro.client import CliError
 from maestro.config import ConfigError, Settings
 from maestro.store import Store, describe_store, open_store
 from maestro.store.transfer import (

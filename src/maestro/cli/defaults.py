@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from maestro.cli.client import CliError
+from maestro.client import CliError
 
 ProjectOption = Annotated[
     str | None,

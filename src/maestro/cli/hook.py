@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from maestro.agents.context import current_session_id
-from maestro.cli.client import CliError, MaestroClient
+from maestro.client import CliError, MaestroClient
 from maestro.domain import session_events as se
 
 HELP = (

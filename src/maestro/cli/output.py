@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from maestro.cli import plain
-from maestro.cli.client import CliError, MaestroClient
+from maestro.client import CliError, MaestroClient
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help='Machine output: {"success": ..., "data": ...} on stdout.')

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from maestro.cli.client import CliError
+from maestro.client import CliError
 
 _RED, _YELLOW = "31", "33"
 

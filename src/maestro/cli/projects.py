@@ -7,7 +7,6 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from maestro.cli.client import CliError
 from maestro.cli.output import (
     JsonFlag,
     ServerOption,
@@ -19,6 +18,7 @@ from maestro.cli.output import (
     when,
 )
 from maestro.cli.usage import show_rollup
+from maestro.client import CliError
 
 app = typer.Typer(
     help="Projects: a name and the working directory agents run in.", no_args_is_help=True

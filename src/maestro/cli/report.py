@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from maestro.agents.context import current_session_id, current_task_ids
 from maestro.cli import plain
 from maestro.cli.agent_commands import add_command, add_json_and_server_options
-from maestro.cli.client import CliError, MaestroClient
+from maestro.client import CliError, MaestroClient
 
 HELP = "Report progress on the current session's tasks (what agents call)."
 

@@ -24,8 +24,8 @@ from maestro.agents.runner import (
     run_once,
     wait_for_terminals,
 )
-from maestro.cli.client import CliError
 from maestro.cli.output import JsonFlag, ServerOption, command, say
+from maestro.client import CliError
 from maestro.config import maestro_home
 
 log = logging.getLogger("maestro.runner")

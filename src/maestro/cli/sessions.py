@@ -12,7 +12,6 @@ import typer
 from rich.markup import escape
 
 from maestro.agents.context import current_session_id
-from maestro.cli.client import EXIT_NOT_ALLOWED, EXIT_SPAWN_FAILED, ApiError, CliError
 from maestro.cli.defaults import ProjectOption, require_project
 from maestro.cli.output import (
     JsonFlag,
@@ -29,6 +28,7 @@ from maestro.cli.output import (
 from maestro.cli.skills import known_skills
 from maestro.cli.tasks import TaskArg
 from maestro.cli.usage import cost, usage_pairs
+from maestro.client import EXIT_NOT_ALLOWED, EXIT_SPAWN_FAILED, ApiError, CliError
 from maestro.domain.models import FINISHED_SESSION_STATUSES
 
 app = typer.Typer(

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from maestro.agents.skills import Skill, discover
-from maestro.cli.client import EXIT_NOT_FOUND, CliError
 from maestro.cli.output import JsonFlag, ServerOption, command, console, errors, fields, table
+from maestro.client import EXIT_NOT_FOUND, CliError
+from maestro.skills import Skill, discover
 
 app = typer.Typer(
     help="Skills: instructions (SKILL.md folders) handed to agents.", no_args_is_help=True

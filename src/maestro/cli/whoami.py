@@ -15,7 +15,7 @@ import sys
 from maestro.agents.context import SessionEnv
 from maestro.cli import plain
 from maestro.cli.agent_commands import add_json_and_server_options
-from maestro.cli.client import MaestroClient
+from maestro.client import MaestroClient
 
 HELP = "Show the session this terminal runs in: role, tasks and the full brief."
 

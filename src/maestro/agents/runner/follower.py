@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from maestro.agents.runner.queue import SpawnQueue
 from maestro.agents.runner.spawns import BadSpawn, Spawn
-from maestro.cli.client import CliError
+from maestro.client import CliError
 
 log = logging.getLogger("maestro.runner")
 

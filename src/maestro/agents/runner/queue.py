@@ -15,7 +15,7 @@ from typing import Any
 from maestro.agents.runner.spawns import BadSpawn, Spawn
 from maestro.agents.runner.state import RunnerState
 from maestro.agents.runner.terminals import Launcher, Terminal
-from maestro.cli.client import ApiError, CliError, MaestroClient
+from maestro.client import ApiError, CliError, MaestroClient
 from maestro.domain import session_events as se
 
 log = logging.getLogger("maestro.runner")

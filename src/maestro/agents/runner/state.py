@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from maestro.cli.client import CliError
+from maestro.client import CliError
 
 log = logging.getLogger("maestro.runner")
 

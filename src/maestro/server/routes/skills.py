@@ -9,10 +9,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from maestro.agents.skills import discover
 from maestro.domain.errors import SkillNotFound
 from maestro.server.endpoint import Endpoint
 from maestro.server.http import answer, path_id
+from maestro.skills import discover
 
 
 class SkillSummary(msgspec.Struct):

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "skills"
+BUILTIN_DIR = Path(__file__).resolve().parent
 
 
 class SkillFormatError(ValueError):
