@@ -27,6 +27,8 @@ import pytest
 from tests.conftest import RunningServer
 from tests.helpers import wait_for_files
 
+pytestmark = pytest.mark.slow  # one server process for the module
+
 ONE_MIB = 1024 * 1024
 DEPTH = 100_000
 

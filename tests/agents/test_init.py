@@ -18,6 +18,8 @@ import pytest
 from tests.cli.conftest import heavy_modules_loaded
 from tests.conftest import RunningServer
 
+pytestmark = pytest.mark.slow  # runs worker init as a process
+
 
 def spawn(api: httpx.Client, project: dict[str, Any], task: dict[str, Any], **extra: Any) -> str:
     body = {"projectId": project["id"], "taskIds": [task["id"]], "agent": "custom", **extra}

@@ -37,6 +37,8 @@ from maestro.agents.runner import (
 from maestro.client import MaestroClient
 from tests.conftest import RunningServer
 
+pytestmark = pytest.mark.slow  # runs the runner and terminals as processes
+
 SERVER = "http://127.0.0.1:1234"
 
 

@@ -7,6 +7,8 @@ import pytest
 from tests.cli.conftest import heavy_modules_loaded, run_cli
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.slow  # runs the CLI in fresh interpreters
+
 GROUPS = ("serve", "project", "task", "subtask", "session", "report", "skill")
 
 

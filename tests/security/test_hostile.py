@@ -37,6 +37,8 @@ from tests.e2e.wsclient import EventStream, names
 from tests.helpers import wait_for_files
 from tests.test_bad_input import Reply, send, snapshot
 
+pytestmark = pytest.mark.slow  # starts servers
+
 TOKEN = "s3cret-token-for-hostile-tests"
 
 # -- a missing or wrong token ------------------------------------------------------
