@@ -1,9 +1,11 @@
 """The one HTTP client every command and the runner use.
 
 It knows the server's URL and token, retries what is safe to retry, and turns
-every failure into a ``CliError`` whose message is one clear sentence and whose
-``exit_code`` follows SPEC section 8: 1 general, 2 not found, 3 server
-unreachable, 4 not allowed, 5 spawn failed.
+every failure into a ``ClientError`` whose message is one clear sentence:
+``ServerUnreachable`` when nothing reached the server, ``ApiError`` with the
+server's documented error body (status, code, message, details) when it said
+no. What a failure means to a shell (an exit code) is the CLI's business
+(``cli/errors.py``).
 
 It is built on the standard library's ``http.client`` (one kept-alive
 connection), not on an HTTP library: ``maestro hook`` and ``maestro report`` run
@@ -25,9 +27,6 @@ from urllib.parse import quote, urlencode, urlsplit
 DEFAULT_SERVER_URL = "http://localhost:3000"
 USER_AGENT = "maestro-cli"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
-_SPAWN_CODES = frozenset(
-    {"spawn_error", "missing_project_id", "invalid_task_ids", "task_not_found"}
-)
 # Characters a path may carry as they are (RFC 3986 pchar and "/"); anything else
 # in an id typed by a user, a space say, is percent-encoded rather than refused.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -36,48 +35,43 @@ _CONNECTIONS: dict[str, type[http.client.HTTPConnection]] = {
     "https": http.client.HTTPSConnection,
 }
 
-EXIT_GENERAL = 1
-EXIT_NOT_FOUND = 2
-EXIT_UNREACHABLE = 3
-EXIT_NOT_ALLOWED = 4
-EXIT_SPAWN_FAILED = 5
 
+class ClientError(Exception):
+    """A request that did not get its answer: one sentence for a person, and a
+    code for a program."""
 
-class CliError(Exception):
-    """A failure to report to the user: one line, a code and an exit code."""
-
-    def __init__(self, message: str, code: str = "ERROR", exit_code: int = EXIT_GENERAL) -> None:
+    def __init__(self, message: str, code: str = "ERROR") -> None:
         super().__init__(message)
         self.message = message
         self.code = code
-        self.exit_code = exit_code
 
 
-class ServerUnreachable(CliError):
+class ServerUnreachable(ClientError):
+    """Nothing reached the server (refused, timed out, unknown host)."""
+
     def __init__(self, url: str) -> None:
         super().__init__(
             f"cannot reach the Maestro server at {url}; is `maestro serve` running? "
             "(set MAESTRO_SERVER_URL or pass --server to point elsewhere)",
             code="SERVER_UNREACHABLE",
-            exit_code=EXIT_UNREACHABLE,
         )
 
 
-class ApiError(CliError):
-    """The server answered with its documented error body."""
+class ApiError(ClientError):
+    """The server answered with an error: its status and documented body."""
 
-    def __init__(self, status: int, code: str, message: str, path: str = "") -> None:
-        if status in (401, 403):
-            exit_code = EXIT_NOT_ALLOWED
-        elif code in _SPAWN_CODES or path.endswith("/spawn"):
-            # Any refused spawn: the script's question is "did the worker start?"
-            exit_code = EXIT_SPAWN_FAILED
-        elif status == 404:
-            exit_code = EXIT_NOT_FOUND
-        else:
-            exit_code = EXIT_GENERAL
-        super().__init__(message, code=code, exit_code=exit_code)
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        path: str = "",
+    ) -> None:
+        super().__init__(message, code=code)
         self.status = status
+        self.details = details
+        self.path = path
 
 
 def server_url(explicit: str | None = None) -> str:
@@ -144,7 +138,7 @@ class MaestroClient:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
-        """Send one request; return the decoded JSON body or raise ``CliError``."""
+        """Send one request; return the decoded JSON body or raise ``ClientError``."""
         target = self._target(path, params)
         payload = None
         sent = {**self._headers, **(headers or {})}
@@ -166,7 +160,7 @@ class MaestroClient:
                     attempt = self._pause(attempt)
                     continue
                 reason = str(error) or type(error).__name__
-                raise CliError(
+                raise ClientError(
                     f"the request to {self.url}{path} failed: {reason}", code="NETWORK_ERROR"
                 ) from error
             if status >= 500 and method in _IDEMPOTENT and attempt < self.retries:
@@ -206,7 +200,7 @@ class MaestroClient:
                 return connection
             self._drop()
         if self._scheme not in _CONNECTIONS:
-            raise CliError(
+            raise ClientError(
                 f"the server URL {self.url!r} must start with http:// or https://",
                 code="INVALID_SERVER_URL",
             )
@@ -241,12 +235,11 @@ class MaestroClient:
         if 200 <= status < 300:
             return body
         if isinstance(body, dict) and body.get("error") is True:
-            raise ApiError(status, str(body.get("code")), str(body.get("message")), path)
+            raise ApiError(
+                status, str(body.get("code")), str(body.get("message")), body.get("details"), path
+            )
         raise ApiError(
-            status,
-            f"HTTP_{status}",
-            f"the server answered {status} to {path}",
-            path,
+            status, f"HTTP_{status}", f"the server answered {status} to {path}", None, path
         )
 
     def get(self, path: str, **params: Any) -> Any:

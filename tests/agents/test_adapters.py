@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from maestro.agents.adapters import LaunchRequest, agent_command
+from maestro.agents.errors import AgentError
 from maestro.agents.permissions import Policy
 from maestro.agents.plugin import HOOK_TIMEOUT_SECONDS, hooks_config, write_plugin
-from maestro.client import CliError
 from maestro.skills import discover
 
 
@@ -72,7 +72,7 @@ def test_the_permission_mode_variable_overrides_the_projects_mode() -> None:
 
 
 def test_an_unknown_permission_mode_variable_is_a_clear_error() -> None:
-    with pytest.raises(CliError, match="MAESTRO_CLAUDE_PERMISSION_MODE must be one of"):
+    with pytest.raises(AgentError, match="MAESTRO_CLAUDE_PERMISSION_MODE must be one of"):
         Policy.of_project({}, {"MAESTRO_CLAUDE_PERMISSION_MODE": "yolo"})
 
 
@@ -85,7 +85,7 @@ def test_a_project_without_a_policy_gets_the_default_one() -> None:
 
 def test_bypass_as_root_needs_is_sandbox_said_on_purpose() -> None:
     policy = Policy(mode="bypassPermissions")
-    with pytest.raises(CliError, match="IS_SANDBOX=1") as refused:
+    with pytest.raises(AgentError, match="IS_SANDBOX=1") as refused:
         agent_command("claude", request(policy=policy, running_as_root=True))
     assert refused.value.code == "BYPASS_NEEDS_SANDBOX"
     # Maestro never sets IS_SANDBOX itself: the user's environment says it.
@@ -134,17 +134,17 @@ def test_custom_values_cannot_inject_arguments() -> None:
 
 
 def test_custom_without_a_template_is_a_clear_error() -> None:
-    with pytest.raises(CliError, match="MAESTRO_AGENT_COMMAND"):
+    with pytest.raises(AgentError, match="MAESTRO_AGENT_COMMAND"):
         agent_command("custom", request(env={}))
 
 
 def test_custom_with_an_unknown_placeholder_is_a_clear_error() -> None:
-    with pytest.raises(CliError, match="placeholders are"):
+    with pytest.raises(AgentError, match="placeholders are"):
         agent_command("custom", request(env={"MAESTRO_AGENT_COMMAND": "agent {secret}"}))
 
 
 def test_an_unknown_agent_is_a_clear_error() -> None:
-    with pytest.raises(CliError, match="unknown agent 'gpt'"):
+    with pytest.raises(AgentError, match="unknown agent 'gpt'"):
         agent_command("gpt", request())
 
 

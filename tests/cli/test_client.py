@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from maestro.client import ApiError, CliError, MaestroClient, ServerUnreachable
+from maestro.cli.errors import exit_code_of
+from maestro.client import ApiError, ClientError, MaestroClient, ServerUnreachable
 from tests.conftest import RunningServer, free_port
 
 
@@ -120,7 +121,7 @@ def test_the_documented_error_body_becomes_an_api_error(shared_server: RunningSe
         maestro.get("/api/tasks/task_missing")
     assert raised.value.status == 404
     assert raised.value.code == "TASK_NOT_FOUND"
-    assert raised.value.exit_code == 2
+    assert exit_code_of(raised.value) == 2
     assert "task_missing" in raised.value.message
 
 
@@ -178,11 +179,24 @@ def test_an_empty_success_body_is_none(scripted: ScriptedServer) -> None:
         assert maestro.delete("/api/things/1") is None
 
 
+def test_the_error_body_details_are_kept(scripted: ScriptedServer) -> None:
+    details = {"field": "title", "errors": [{"path": "title", "message": "required"}]}
+    body = {"error": True, "code": "VALIDATION_ERROR", "message": "no", "details": details}
+    scripted.answers.append(Answer(status=400, body=body))
+    with client(scripted.url) as maestro, pytest.raises(ApiError) as raised:
+        maestro.post("/api/tasks", {})
+    assert (raised.value.status, raised.value.details, raised.value.path) == (
+        400,
+        details,
+        "/api/tasks",
+    )
+
+
 def test_an_undocumented_error_is_named_by_its_status(scripted: ScriptedServer) -> None:
     scripted.answers.append(Answer(status=502, raw=b"<html>Bad gateway</html>"))
     with client(scripted.url) as maestro, pytest.raises(ApiError) as raised:
         maestro.post("/api/tasks", {})
-    assert (raised.value.code, raised.value.exit_code) == ("HTTP_502", 1)
+    assert (raised.value.code, exit_code_of(raised.value)) == ("HTTP_502", 1)
     assert raised.value.message == "the server answered 502 to /api/tasks"
 
 
@@ -192,7 +206,8 @@ def test_an_undocumented_error_is_named_by_its_status(scripted: ScriptedServer) 
         (401, "UNAUTHORIZED", "/api/tasks", 4),
         (403, "FORBIDDEN_HOST", "/api/tasks", 4),
         (404, "PROJECT_NOT_FOUND", "/api/projects/p", 2),
-        (400, "VALIDATION_ERROR", "/api/sessions/spawn", 5),
+        # A refused spawn exits 5: the spawn command's decision (tests/cli/test_spawn.py).
+        (400, "VALIDATION_ERROR", "/api/sessions/spawn", 1),
         (400, "VALIDATION_ERROR", "/api/tasks", 1),
     ],
 )
@@ -203,7 +218,7 @@ def test_error_codes_map_to_exit_codes(
     scripted.answers.append(Answer(status=status, body=body))
     with client(scripted.url) as maestro, pytest.raises(ApiError) as raised:
         maestro.post(path, {})
-    assert (raised.value.code, raised.value.message, raised.value.exit_code) == (
+    assert (raised.value.code, raised.value.message, exit_code_of(raised.value)) == (
         code,
         "no",
         exit_code,
@@ -237,7 +252,7 @@ def test_a_dropped_connection_fails_a_patch_without_sending_it_twice(
     scripted: ScriptedServer,
 ) -> None:
     scripted.answers += [Answer(drop=True)]
-    with client(scripted.url) as maestro, pytest.raises(CliError) as raised:
+    with client(scripted.url) as maestro, pytest.raises(ClientError) as raised:
         maestro.patch("/api/tasks/t", {"timeline": []})
     assert raised.value.code == "NETWORK_ERROR"
     assert raised.value.message.startswith(f"the request to {scripted.url}/api/tasks/t failed: ")
@@ -246,7 +261,7 @@ def test_a_dropped_connection_fails_a_patch_without_sending_it_twice(
 
 def test_a_slow_answer_times_out(scripted: ScriptedServer) -> None:
     scripted.answers += [Answer(delay=1.0)]
-    with client(scripted.url, timeout=0.2) as maestro, pytest.raises(CliError) as raised:
+    with client(scripted.url, timeout=0.2) as maestro, pytest.raises(ClientError) as raised:
         maestro.post("/api/tasks", {})
     assert raised.value.code == "NETWORK_ERROR"
 
@@ -273,7 +288,7 @@ def test_a_refused_connection_is_unreachable_after_the_retries() -> None:
     ):
         maestro.post("/api/tasks", {})
     assert time.monotonic() - started >= 0.05 + 0.1  # backoff 0.05, then 0.1
-    assert raised.value.exit_code == 3
+    assert exit_code_of(raised.value) == 3
     assert raised.value.message.startswith(f"cannot reach the Maestro server at {url};")
 
 
@@ -295,7 +310,7 @@ def test_a_refused_connection_is_retried_even_for_a_post() -> None:
 
 
 def test_an_url_without_http_is_a_clear_error() -> None:
-    with client("localhost:3000") as maestro, pytest.raises(CliError) as raised:
+    with client("localhost:3000") as maestro, pytest.raises(ClientError) as raised:
         maestro.get("/health")
     assert raised.value.code == "INVALID_SERVER_URL"
 

@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from maestro.cli import plain
-from maestro.client import CliError
+from maestro.cli.errors import CommandError
+from maestro.client import ApiError
 
 _text = st.text()  # any code point: accents, CJK, control characters, U+2028
 _scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | _text
@@ -69,7 +70,15 @@ def test_the_success_envelope() -> None:
     ],
 )
 def test_the_failure_envelope(data: Any, line: str) -> None:
-    assert plain.failure(CliError("no task", code="NO_TASK"), data) == line
+    assert plain.failure(CommandError("no task", code="NO_TASK"), data) == line
+
+
+def test_the_failure_envelope_carries_the_servers_details() -> None:
+    error = ApiError(400, "VALIDATION_ERROR", "title is required", {"field": "title"})
+    assert plain.failure(error) == (
+        '{"success":false,"error":"VALIDATION_ERROR","message":"title is required",'
+        '"details":{"field":"title"}}'
+    )
 
 
 def test_errors_are_one_plain_line_on_stderr_when_not_a_terminal(

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from maestro.cli.errors import exit_code_of
 from maestro.cli.sessions import _spawn_failed
 from maestro.client import ApiError
 from tests.cli.conftest import Cli
@@ -137,6 +138,6 @@ def test_a_task_of_another_project_is_refused(
     ],
 )
 def test_spawn_error_codes_map_to_exit_codes(status: int, code: str, exit_code: int) -> None:
-    error = _spawn_failed(ApiError(status, code, "refused", "/api/sessions/spawn"))
-    assert error.exit_code == exit_code
+    error = _spawn_failed(ApiError(status, code, "refused", path="/api/sessions/spawn"))
+    assert exit_code_of(error) == exit_code
     assert error.code == code

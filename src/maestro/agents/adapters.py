@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from maestro.agents.errors import AgentError
 from maestro.agents.permissions import BYPASS, Policy, running_as_root
-from maestro.client import CliError
 from maestro.skills import Skill
 
 PLACEHOLDERS = ("prompt_file", "model", "session_id", "cwd", "role")
@@ -117,7 +117,7 @@ def custom(request: LaunchRequest) -> AgentCommand:
     so a value can never inject extra arguments or shell syntax."""
     template = request.env.get("MAESTRO_AGENT_COMMAND", "").strip()
     if not template:
-        raise CliError(
+        raise AgentError(
             "agent 'custom' needs MAESTRO_AGENT_COMMAND, e.g. "
             "MAESTRO_AGENT_COMMAND='my-agent --prompt-file {prompt_file}'",
             code="AGENT_NOT_CONFIGURED",
@@ -132,7 +132,7 @@ def custom(request: LaunchRequest) -> AgentCommand:
     try:
         argv = [part.format_map(values) for part in shlex.split(template)]
     except (KeyError, ValueError, IndexError) as error:
-        raise CliError(
+        raise AgentError(
             f"MAESTRO_AGENT_COMMAND is not a valid template ({error}); "
             f"placeholders are {', '.join('{' + p + '}' for p in PLACEHOLDERS)}",
             code="AGENT_NOT_CONFIGURED",
@@ -150,7 +150,7 @@ ADAPTERS: dict[str, Callable[[LaunchRequest], AgentCommand]] = {
 def agent_command(agent: str, request: LaunchRequest) -> AgentCommand:
     adapter = ADAPTERS.get(agent)
     if adapter is None:
-        raise CliError(
+        raise AgentError(
             f"unknown agent {agent!r}; known agents: {', '.join(sorted(ADAPTERS))}",
             code="UNKNOWN_AGENT",
         )

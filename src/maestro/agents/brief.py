@@ -17,7 +17,7 @@ from typing import Any
 
 from maestro.agents.permissions import Policy
 from maestro.agents.prompt import BriefContext, build_brief
-from maestro.client import CliError, MaestroClient
+from maestro.client import ClientError, MaestroClient
 from maestro.config import maestro_home
 from maestro.skills import Skill, discover
 
@@ -72,7 +72,7 @@ def gather(
         for other in [task.get("parentId"), *task.get("dependencies", [])]:
             if other and other not in related:
                 # A missing one is shown as "(not found)" in the brief.
-                with contextlib.suppress(CliError):
+                with contextlib.suppress(ClientError):
                     related[other] = client.get(f"/api/tasks/{other}")
     available, _ = discover(skills_dir(env))
     skills = [available[name] for name in skill_names if name in available]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from maestro.client import CliError, server_url
+from maestro.agents.errors import AgentError
+from maestro.client import server_url
 from maestro.domain.ids import is_valid_id
 from maestro.domain.vocabulary import SPAWN_ROLES
 
@@ -25,7 +26,7 @@ class SessionEnv(NamedTuple):
 
     @classmethod
     def read(cls, env: Mapping[str, str], expected_role: str | None = None) -> SessionEnv:
-        """Validate the environment; a missing or wrong variable is a ``CliError``
+        """Validate the environment; a missing or wrong variable is a ``AgentError``
         naming it and saying how to fix it."""
         problems = []
         session_id = env.get("MAESTRO_SESSION_ID", "")
@@ -46,7 +47,7 @@ class SessionEnv(NamedTuple):
         elif expected_role is not None and role != expected_role:
             problems.append(f"MAESTRO_ROLE is {role!r} but this is `maestro {expected_role} init`")
         if problems:
-            raise CliError(
+            raise AgentError(
                 "this terminal is not a valid Maestro session: "
                 + "; ".join(problems)
                 + ". Spawn sessions with `maestro session spawn` or the UI; the runner "

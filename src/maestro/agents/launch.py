@@ -40,10 +40,11 @@ from typing import IO, Any
 from maestro.agents.adapters import AgentCommand, LaunchRequest, agent_command
 from maestro.agents.brief import SessionBrief, gather
 from maestro.agents.context import SessionEnv, current_session_id
+from maestro.agents.errors import AgentError
 from maestro.agents.permissions import matching_rule
 from maestro.agents.plugin import write_plugin
 from maestro.agents.transcript import AgentOutcome, reader_for
-from maestro.client import CliError, MaestroClient
+from maestro.client import ClientError, MaestroClient
 from maestro.config import maestro_home
 from maestro.domain import session_events as se
 from maestro.domain.models import FINISHED_SESSION_STATUSES as FINISHED
@@ -61,7 +62,7 @@ def _mark_failed(client: MaestroClient, session_id: str, event: str, data: dict[
             f"/api/sessions/{session_id}",
             {"status": "failed", "events": [{"type": event, "data": data}]},
         )
-    except CliError as error:
+    except ClientError as error:
         print(
             f"maestro: could not mark session {session_id} failed: {error.message}", file=sys.stderr
         )
@@ -74,10 +75,11 @@ def session_files(session_id: str, env: Mapping[str, str]) -> Path:
 
 
 def run_init(role: str, env: Mapping[str, str], client: MaestroClient | None = None) -> int:
-    """The whole init flow; returns the agent's exit code (``CliError`` on refusal)."""
+    """The whole init flow; returns the agent's exit code (``AgentError`` or
+    ``ClientError`` on refusal)."""
     try:
         context = SessionEnv.read(env, expected_role=role)
-    except CliError as error:
+    except AgentError as error:
         # Tell the board why this session will never start, if we know which it is.
         session_id = current_session_id(env)
         if session_id is not None:
@@ -96,14 +98,14 @@ def run_init(role: str, env: Mapping[str, str], client: MaestroClient | None = N
 def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: MaestroClient) -> int:
     session = client.get(f"/api/sessions/{context.session_id}")
     if session["status"] in FINISHED:
-        raise CliError(
+        raise AgentError(
             f"session {context.session_id} already {session['status']}; spawn a new session "
             "to run the task again",
             code="SESSION_FINISHED",
         )
     try:
         world = gather(client, context.session_id, role, list(context.skills), env)
-    except CliError as error:
+    except (AgentError, ClientError) as error:
         if error.code == "INVALID_PERMISSION_MODE":
             _mark_failed(client, context.session_id, se.INIT_FAILED, {"reason": error.message})
         raise
@@ -136,7 +138,7 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
                 policy=world.policy,
             ),
         )
-    except CliError as error:
+    except (AgentError, ClientError) as error:
         _mark_failed(client, context.session_id, se.INIT_FAILED, {"reason": error.message})
         raise
     for path, text in command.files.items():
@@ -163,7 +165,7 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
             se.AGENT_EXITED,
             {"exitCode": None, "reason": f"could not start {command.argv[0]}: {error}"},
         )
-        raise CliError(
+        raise AgentError(
             f"could not start the agent {command.argv[0]!r}: {error}", code="AGENT_START_FAILED"
         ) from None
     _finish(client, context.session_id, world, exit_code, outcome)
@@ -273,7 +275,7 @@ def _reports_landed(client: MaestroClient, session_id: str) -> int:
     ``-1`` when it cannot be read (then nothing is concluded from it)."""
     try:
         session = client.get(f"/api/sessions/{session_id}")
-    except CliError:
+    except ClientError:
         return -1
     return sum(str(e.get("type", "")).startswith(se.REPORT_PREFIX) for e in session["events"])
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from maestro.client import CliError
+from maestro.agents.errors import AgentError
 
 MAESTRO_RULE = "Bash(maestro:*)"
 BYPASS = "bypassPermissions"
@@ -71,7 +71,7 @@ class Policy:
         override = env.get("MAESTRO_CLAUDE_PERMISSION_MODE")
         if override:
             if override not in modes():
-                raise CliError(
+                raise AgentError(
                     f"MAESTRO_CLAUDE_PERMISSION_MODE must be one of {', '.join(modes())}, "
                     f"got {override!r}",
                     code="INVALID_PERMISSION_MODE",
@@ -90,7 +90,7 @@ class Policy:
         Maestro says so before starting the agent, and never sets it itself."""
         if self.mode == BYPASS and running_as_root and env.get("IS_SANDBOX") != "1":
             source = self.overridden_by or "the project's permission policy"
-            raise CliError(
+            raise AgentError(
                 f"permission mode bypassPermissions (from {source}) runs every command "
                 "without asking, and as root Claude Code allows it only in a sandbox: set "
                 "IS_SANDBOX=1 in the runner's environment if this machine is a container "

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from maestro.cli import plain
-from maestro.client import CliError
+from maestro.cli.errors import FAILURES, exit_code_of
 
 NAMES = ("hook", "report", "whoami")
 HIDDEN = frozenset({"hook"})
@@ -87,10 +87,10 @@ def main(argv: list[str]) -> int:
     json_mode: bool = getattr(args, "json", False)
     try:
         code: Any = args.run(args)
-    except CliError as error:
+    except FAILURES as error:
         if json_mode:
             plain.print_json(plain.failure(error))
         else:
             plain.print_error(error.message)
-        return error.exit_code
+        return exit_code_of(error)
     return int(code or 0)

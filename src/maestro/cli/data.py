@@ -16,8 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
+from maestro.cli.errors import CommandError
 from maestro.cli.output import JsonFlag, command, say
-from maestro.client import CliError
 from maestro.config import ConfigError, Settings
 from maestro.store import Store, describe_store, open_store
 from maestro.store.transfer import (
@@ -56,11 +56,11 @@ DatabaseUrlOption = Annotated[
 
 def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
     if data_dir is not None and database_url is not None:
-        raise CliError("pass --data-dir or --database-url, not both")
+        raise CommandError("pass --data-dir or --database-url, not both")
     try:
         settings = Settings.load(data_dir=data_dir, database_url=database_url)
     except ConfigError as error:
-        raise CliError(str(error)) from None
+        raise CommandError(str(error)) from None
     if data_dir is not None:  # an explicit JSON store wins over MAESTRO_DATABASE_URL
         settings = replace(settings, database_url=None)
     return settings
@@ -68,19 +68,19 @@ def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
 
 async def _open(settings: Settings, *, must_exist: bool) -> Store:
     if must_exist and not settings.database_url and not settings.data_dir.is_dir():
-        raise CliError(f"there is no JSON store in {settings.data_dir} (no such directory)")
+        raise CommandError(f"there is no JSON store in {settings.data_dir} (no such directory)")
     try:
         store = open_store(settings)
         await store.open()
     except ConfigError as error:
-        raise CliError(str(error)) from None
+        raise CommandError(str(error)) from None
     except Exception as error:  # a database that refuses us: say why, no traceback
-        raise CliError(f"cannot open {describe_store(settings)}: {error}") from None
+        raise CommandError(f"cannot open {describe_store(settings)}: {error}") from None
     return store
 
 
-def _refuse_non_empty(what: str) -> CliError:
-    return CliError(
+def _refuse_non_empty(what: str) -> CommandError:
+    return CommandError(
         f"{what} is not empty; pass --force to replace its contents", code="TARGET_NOT_EMPTY"
     )
 
@@ -91,9 +91,9 @@ def _same_place(settings: Settings, path: Path) -> bool:
 
 async def _export(settings: Settings, path: Path, force: bool) -> Snapshot:
     if _same_place(settings, path):
-        raise CliError(f"{path} is the store being exported")
+        raise CommandError(f"{path} is the store being exported")
     if path.exists() and not path.is_dir():
-        raise CliError(f"{path} exists and is not a directory")
+        raise CommandError(f"{path} exists and is not a directory")
     if not is_empty_directory(path) and not force:
         raise _refuse_non_empty(str(path))
     store = await _open(settings, must_exist=True)
@@ -108,11 +108,11 @@ async def _export(settings: Settings, path: Path, force: bool) -> Snapshot:
 
 async def _import(settings: Settings, path: Path, force: bool) -> Snapshot:
     if _same_place(settings, path):
-        raise CliError(f"{path} is the store being imported into")
+        raise CommandError(f"{path} is the store being imported into")
     try:
         snapshot = read_directory(path, settings.retained_events)
     except TransferError as error:
-        raise CliError(str(error)) from None
+        raise CommandError(str(error)) from None
     store = await _open(settings, must_exist=False)
     try:
         if not force and not await is_empty(store):

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from maestro.client import CliError
+from maestro.cli.errors import CommandError
 
 ProjectOption = Annotated[
     str | None,
@@ -30,7 +30,7 @@ def require_project(
 ) -> str:
     """The project a command acts on, or an error saying how to name one."""
     if not project_id:
-        raise CliError(
+        raise CommandError(
             "no project given: pass --project PROJECT_ID or set MAESTRO_PROJECT_ID",
             code=code,
             exit_code=exit_code,

@@ -15,7 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from maestro.cli import plain
-from maestro.client import CliError, MaestroClient
+from maestro.cli.errors import FAILURES, Failure, exit_code_of
+from maestro.client import MaestroClient
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help='Machine output: {"success": ..., "data": ...} on stdout.')
@@ -73,17 +74,18 @@ class Command:
 
 @contextmanager
 def command(json_mode: bool, server: str | None) -> Iterator[Command]:
-    """Run a command body; turn any ``CliError`` into output and an exit code."""
+    """Run a command body; turn any failure (``cli.errors``) into output and an
+    exit code."""
     cmd = Command(json_mode, server)
     try:
         yield cmd
-    except CliError as error:
+    except FAILURES as error:
         fail(error, json_mode)
     finally:
         cmd.close()
 
 
-def fail(error: CliError, json_mode: bool, data: Any = None) -> NoReturn:
+def fail(error: Failure, json_mode: bool, data: Any = None) -> NoReturn:
     """Report ``error`` and exit with its code; ``data``, when given, rides along in
     the ``--json`` envelope (e.g. the sessions ``session wait`` gave up on)."""
     if json_mode:
@@ -92,7 +94,7 @@ def fail(error: CliError, json_mode: bool, data: Any = None) -> NoReturn:
         plain.print_error(error.message)
     global failed_on_purpose
     failed_on_purpose = True
-    raise typer.Exit(error.exit_code)
+    raise typer.Exit(exit_code_of(error))
 
 
 def when(ms: int | None) -> str:

@@ -13,7 +13,8 @@ import os
 import sys
 from typing import Any, TextIO
 
-from maestro.client import CliError
+from maestro.cli.errors import Failure
+from maestro.client import ApiError
 
 _RED, _YELLOW = "31", "33"
 
@@ -49,9 +50,12 @@ def success(data: Any) -> str:
     return to_json({"success": True, "data": data})
 
 
-def failure(error: CliError, data: Any = None) -> str:
-    """The ``--json`` line of a command that failed; ``data``, when given, rides along."""
+def failure(error: Failure, data: Any = None) -> str:
+    """The ``--json`` line of a command that failed: the server's ``details`` when
+    it gave some, and ``data``, when given, rides along."""
     envelope: dict[str, Any] = {"success": False, "error": error.code, "message": error.message}
+    if isinstance(error, ApiError) and error.details is not None:
+        envelope["details"] = error.details
     if data is not None:
         envelope["data"] = data
     return to_json(envelope)

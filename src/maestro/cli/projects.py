@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from maestro.cli.errors import CommandError
 from maestro.cli.output import (
     JsonFlag,
     ServerOption,
@@ -18,7 +19,6 @@ from maestro.cli.output import (
     when,
 )
 from maestro.cli.usage import show_rollup
-from maestro.client import CliError
 
 app = typer.Typer(
     help="Projects: a name and the working directory agents run in.", no_args_is_help=True
@@ -179,7 +179,7 @@ def permissions(
     """
     with command(json, server) as cmd:
         if reset and (allow or deny or remove):
-            raise CliError(
+            raise CommandError(
                 "--reset restores the default rules; add or remove rules in a second command",
                 code="VALIDATION_ERROR",
             )

@@ -20,7 +20,9 @@ from typing import Any, NamedTuple
 from maestro.agents.context import current_session_id, current_task_ids
 from maestro.cli import plain
 from maestro.cli.agent_commands import add_command, add_json_and_server_options
-from maestro.client import CliError, MaestroClient
+from maestro.cli.errors import CommandError
+from maestro.client import ClientError, MaestroClient
+from maestro.domain import session_events as se
 
 HELP = "Report progress on the current session's tasks (what agents call)."
 
@@ -111,10 +113,10 @@ def _record_on_session(
 ) -> None:
     """Note the report on the session too; the tasks are already updated, so a
     failure here is a warning, not a reason to make the agent report twice."""
-    event = {"type": f"report:{name}", "data": {"message": message, "taskIds": task_ids}}
+    event = {"type": f"{se.REPORT_PREFIX}{name}", "data": {"message": message, "taskIds": task_ids}}
     try:
         client.patch(f"/api/sessions/{session_id}", {"events": [event]})
-    except CliError as error:
+    except ClientError as error:
         plain.print_warning(
             f"the tasks were updated but session {session_id} "
             f"did not record the report: {error.message}"
@@ -128,7 +130,7 @@ def report(args: argparse.Namespace) -> None:
     session_id = current_session_id(os.environ)
     task_ids = list(dict.fromkeys(args.task or current_task_ids(os.environ)))
     if not task_ids:
-        raise CliError(
+        raise CommandError(
             "no task to report on: pass --task TASK_ID, or run inside a Maestro "
             "session (MAESTRO_TASK_IDS)",
             code="NO_TASK",

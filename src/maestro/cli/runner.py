@@ -24,8 +24,8 @@ from maestro.agents.runner import (
     run_once,
     wait_for_terminals,
 )
+from maestro.cli.errors import CommandError
 from maestro.cli.output import JsonFlag, ServerOption, command, say
-from maestro.client import CliError
 from maestro.config import maestro_home
 
 log = logging.getLogger("maestro.runner")
@@ -41,11 +41,11 @@ def _log_to_stderr() -> None:
 
 def _launcher(tmux: bool, pty: bool) -> Launcher:
     if tmux and pty:
-        raise CliError("choose one of --tmux and --pty", code="VALIDATION_ERROR")
+        raise CommandError("choose one of --tmux and --pty", code="VALIDATION_ERROR")
     kind = "tmux" if tmux else "pty" if pty else default_launcher_kind()
     if kind == "tmux":
         if shutil.which("tmux") is None:
-            raise CliError("tmux is not on PATH; install it or use --pty", code="NO_TMUX")
+            raise CommandError("tmux is not on PATH; install it or use --pty", code="NO_TMUX")
         return TmuxLauncher()
     return PtyLauncher(maestro_home())
 

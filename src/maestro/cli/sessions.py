@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from maestro.agents.context import current_session_id
 from maestro.cli.defaults import ProjectOption, require_project
+from maestro.cli.errors import EXIT_NOT_ALLOWED, EXIT_SPAWN_FAILED, CommandError, exit_code_of
 from maestro.cli.output import (
     JsonFlag,
     ServerOption,
@@ -28,7 +29,7 @@ from maestro.cli.output import (
 from maestro.cli.skills import known_skills
 from maestro.cli.tasks import TaskArg
 from maestro.cli.usage import cost, usage_pairs
-from maestro.client import EXIT_NOT_ALLOWED, EXIT_SPAWN_FAILED, ApiError, CliError
+from maestro.client import ApiError
 from maestro.domain.models import FINISHED_SESSION_STATUSES
 
 app = typer.Typer(
@@ -197,12 +198,14 @@ def remove_task(
         cmd.done(session, lambda s: say(f"unlinked task {task_id} from session {s['id']}"))
 
 
-def _spawn_failed(error: ApiError) -> CliError:
+def _spawn_failed(error: ApiError) -> ApiError | CommandError:
     """Any refusal of a spawn exits 5, whatever its code, so a script can tell
     "the worker never started" from other failures; only auth keeps exit 4."""
-    if error.exit_code == EXIT_NOT_ALLOWED:
+    if exit_code_of(error) == EXIT_NOT_ALLOWED:
         return error
-    return CliError(f"spawn failed: {error.message}", code=error.code, exit_code=EXIT_SPAWN_FAILED)
+    return CommandError(
+        f"spawn failed: {error.message}", code=error.code, exit_code=EXIT_SPAWN_FAILED
+    )
 
 
 def _warn_unknown_skills(names: Sequence[str]) -> None:
@@ -243,7 +246,7 @@ def spawn(
     with command(json, server) as cmd:
         project_id = require_project(project, "missing_project_id", EXIT_SPAWN_FAILED)
         if not tasks:
-            raise CliError(
+            raise CommandError(
                 "no task given: pass --task TASK_ID (repeatable)",
                 code="invalid_task_ids",
                 exit_code=EXIT_SPAWN_FAILED,
@@ -304,9 +307,9 @@ def wait(
         if timeout is None and current_session_id(os.environ) is not None:
             timeout = AGENT_WAIT_SECONDS
         if timeout is not None and timeout < 0:
-            raise CliError("--timeout must be 0 or more seconds", code="VALIDATION_ERROR")
+            raise CommandError("--timeout must be 0 or more seconds", code="VALIDATION_ERROR")
         if interval <= 0:
-            raise CliError("--interval must be more than 0 seconds", code="VALIDATION_ERROR")
+            raise CommandError("--interval must be more than 0 seconds", code="VALIDATION_ERROR")
         ids = list(dict.fromkeys(session_ids))
         deadline = None if timeout is None else time.monotonic() + timeout
         seen: dict[str, dict[str, Any]] = {}
@@ -332,7 +335,7 @@ def wait(
                     show_sessions("Sessions", sessions)
                 listed = ", ".join(f"{s['id']} ({s['status']})" for s in waiting)
                 fail(
-                    CliError(
+                    CommandError(
                         f"timed out after {timeout:g}s; still waiting for {listed}",
                         code="TIMEOUT",
                     ),
@@ -346,7 +349,7 @@ def wait(
                 show_sessions("Sessions", sessions)
             listed = ", ".join(f"{s['id']} ({s['name']})" for s in failed)
             fail(
-                CliError(
+                CommandError(
                     f"{len(failed)} of {len(sessions)} sessions failed: {listed}",
                     code="SESSION_FAILED",
                 ),

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from maestro.cli.errors import EXIT_NOT_FOUND, CommandError
 from maestro.cli.output import JsonFlag, ServerOption, command, console, errors, fields, table
-from maestro.client import EXIT_NOT_FOUND, CliError
 from maestro.skills import Skill, discover
 
 app = typer.Typer(
@@ -74,7 +74,7 @@ def show(
     with command(json, server) as cmd:
         skill = known_skills().get(name)
         if skill is None:
-            raise CliError(
+            raise CommandError(
                 f"skill {name} not found; `maestro skill list` shows the available ones",
                 code="SKILL_NOT_FOUND",
                 exit_code=EXIT_NOT_FOUND,

@@ -17,9 +17,10 @@ from urllib.parse import urlencode
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from maestro.agents.errors import AgentError
 from maestro.agents.runner.queue import SpawnQueue
 from maestro.agents.runner.spawns import BadSpawn, Spawn
-from maestro.client import CliError
+from maestro.client import ClientError
 
 log = logging.getLogger("maestro.runner")
 
@@ -107,7 +108,7 @@ class EventFollower:
                 problem = f"lost the event stream ({error})"
             except (OSError, TimeoutError, InvalidHandshake) as error:
                 problem = f"cannot connect ({str(error) or type(error).__name__})"
-            except CliError as error:
+            except (AgentError, ClientError) as error:
                 problem = error.message
             except Exception as error:  # a bug must not end the runner's watch silently
                 log.exception("unexpected error while following %s", self.server)
@@ -138,7 +139,7 @@ class EventFollower:
                 proxy=None,
             )
         except InvalidURI as error:
-            raise CliError(f"bad server URL {self.server}: {error}") from error
+            raise AgentError(f"bad server URL {self.server}: {error}") from error
         async with connection as websocket:
             self.connected = True
             log.info(
@@ -200,7 +201,7 @@ class EventFollower:
             await asyncio.sleep(self.TICK_SECONDS)
             try:
                 await self._call(self.queue.pump)
-            except CliError:
+            except ClientError:
                 pass  # the server is away; the connection loop says so
             except Exception:
                 log.exception("runner tick failed")

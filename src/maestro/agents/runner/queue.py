@@ -15,7 +15,7 @@ from typing import Any
 from maestro.agents.runner.spawns import BadSpawn, Spawn
 from maestro.agents.runner.state import RunnerState
 from maestro.agents.runner.terminals import Launcher, Terminal
-from maestro.client import ApiError, CliError, MaestroClient
+from maestro.client import ApiError, ClientError, MaestroClient
 from maestro.domain import session_events as se
 
 log = logging.getLogger("maestro.runner")
@@ -82,7 +82,7 @@ class SpawnQueue:
                 if project_id not in projects:
                     projects[project_id] = self.client.get(f"/api/projects/{project_id}")
                 added += self.offer(Spawn.from_session(session, projects[project_id]))
-            except (CliError, BadSpawn) as error:
+            except (ClientError, BadSpawn) as error:
                 log.warning("cannot open pending session %s: %s", session_id, error)
         if added:
             log.info("found %d pending spawn(s)", added)
@@ -98,7 +98,7 @@ class SpawnQueue:
             try:
                 if not self._still_spawning(spawn.session_id):
                     continue
-            except CliError:
+            except ClientError:
                 self.waiting.appendleft(spawn)  # the server is away; try again later
                 raise
             self._open(spawn)
@@ -159,7 +159,7 @@ class SpawnQueue:
         }
         try:
             self.client.patch(f"/api/sessions/{session_id}", body)
-        except CliError as error:
+        except ClientError as error:
             # Still `spawning` and not marked opened: the next catch-up retries.
             log.error("could not mark session %s failed: %s", session_id, error.message)
             return
@@ -183,7 +183,7 @@ class SpawnQueue:
             )
             try:
                 status = self.client.get(f"/api/sessions/{session_id}").get("status")
-            except CliError:
+            except ClientError:
                 continue
             if status == "spawning":
                 self._fail(

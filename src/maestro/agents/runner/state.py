@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from maestro.client import CliError
+from maestro.agents.errors import AgentError
 
 log = logging.getLogger("maestro.runner")
 
@@ -26,7 +26,7 @@ are safe to forget: a replayed spawn request is checked against the session's
 current status before anything is opened."""
 
 
-class RunnerBusy(CliError):
+class RunnerBusy(AgentError):
     def __init__(self, server: str, lock: Path) -> None:
         super().__init__(
             f"another `maestro runner` is already serving {server} from this MAESTRO_HOME "
