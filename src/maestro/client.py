@@ -21,10 +21,12 @@ import os
 import select
 import threading
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode, urlsplit
 
 DEFAULT_SERVER_URL = "http://localhost:3000"
+DEFAULT_RETRIES = 3
 USER_AGENT = "maestro-cli"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 # Characters a path may carry as they are (RFC 3986 pchar and "/"); anything else
@@ -78,6 +80,32 @@ def server_url(explicit: str | None = None) -> str:
     return (explicit or os.environ.get("MAESTRO_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/")
 
 
+class ClientSettings(NamedTuple):
+    """The client's side of the environment, read and checked once: a bad value
+    is an error naming the variable, never a silent default. (The server's are
+    ``config.Settings``.)"""
+
+    server_url: str
+    token: str | None
+    retries: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientSettings:
+        env = os.environ if env is None else env
+        raw_retries = env.get("MAESTRO_RETRIES", "").strip()
+        if raw_retries and not raw_retries.isdigit():
+            raise ClientError(
+                f"MAESTRO_RETRIES must be a whole number of retries (0 or more), "
+                f"got {raw_retries!r}",
+                code="INVALID_SETTING",
+            )
+        return cls(
+            server_url=server_url(env.get("MAESTRO_SERVER_URL")),
+            token=env.get("MAESTRO_TOKEN") or None,
+            retries=int(raw_retries) if raw_retries else DEFAULT_RETRIES,
+        )
+
+
 class _ConnectFailed(Exception):
     """Nothing reached the server: the connection itself could not be opened."""
 
@@ -102,15 +130,13 @@ class MaestroClient:
         timeout: float = 30.0,
         backoff: float = 0.2,
     ) -> None:
-        self.url = server_url(url)
-        token = token if token is not None else os.environ.get("MAESTRO_TOKEN")
+        settings = ClientSettings.from_env()
+        self.url = url.rstrip("/") if url else settings.server_url
+        token = token if token is not None else settings.token
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
-        if retries is None:
-            raw = os.environ.get("MAESTRO_RETRIES", "3")
-            retries = int(raw) if raw.isdigit() else 3
-        self.retries = retries
+        self.retries = settings.retries if retries is None else retries
         self.backoff = backoff
         self.timeout = timeout
         parts = urlsplit(self.url)

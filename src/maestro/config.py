@@ -94,19 +94,17 @@ class Settings:
             data_dir=Path(env["DATA_DIR"]).expanduser()
             if env.get("DATA_DIR")
             else Path.home() / ".maestro" / "data",
-            debug=env.get("DEBUG", "") not in ("", "0", "false"),
+            debug=is_on(env, "DEBUG"),
             token=env.get("MAESTRO_TOKEN") or None,
             public_url=env.get("MAESTRO_SERVER_URL") or None,
-            skills_dir=Path(env["MAESTRO_SKILLS_DIR"]).expanduser()
-            if env.get("MAESTRO_SKILLS_DIR")
-            else Path.home() / ".maestro" / "skills",
+            skills_dir=user_skills_dir(env),
             database_url=env.get("MAESTRO_DATABASE_URL") or None,
             cors_origins=_split(env.get("MAESTRO_CORS_ORIGINS")),
             allowed_hosts=_split(env.get("MAESTRO_ALLOWED_HOSTS")),
             ws_queue_limit=_int(env, "MAESTRO_WS_QUEUE", cls.ws_queue_limit),
             ws_max_clients=_int(env, "MAESTRO_WS_MAX_CLIENTS", cls.ws_max_clients),
             max_active_sessions=_int(env, "MAESTRO_MAX_ACTIVE_SESSIONS", cls.max_active_sessions),
-            fsync=env.get("MAESTRO_FSYNC", "") not in ("", "0", "false"),
+            fsync=is_on(env, "MAESTRO_FSYNC"),
         )
         chosen = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in chosen:
@@ -141,6 +139,20 @@ class Settings:
         else:
             host = self.host
         return f"http://{host}:{self.port}"
+
+
+def is_on(env: Mapping[str, str], name: str) -> bool:
+    """A switch such as ``DEBUG`` or ``MAESTRO_FSYNC``: on unless unset, empty,
+    ``0`` or ``false`` (the same rule for every switch, server and client)."""
+    return env.get(name, "").strip().lower() not in ("", "0", "false")
+
+
+def user_skills_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where user skills live, for the server, ``skill list`` and ``worker init``
+    alike: ``MAESTRO_SKILLS_DIR``, else ``skills`` in ``maestro_home``."""
+    env = os.environ if env is None else env
+    raw = env.get("MAESTRO_SKILLS_DIR")
+    return Path(raw).expanduser() if raw else maestro_home(env) / "skills"
 
 
 def maestro_home(env: Mapping[str, str] | None = None) -> Path:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from maestro.agents.permissions import Policy
 from maestro.agents.prompt import BriefContext, build_brief
 from maestro.client import ClientError, MaestroClient
-from maestro.config import maestro_home
+from maestro.config import user_skills_dir
 from maestro.skills import Skill, discover
 
 
@@ -51,11 +50,6 @@ class SessionBrief:
         }
 
 
-def skills_dir(env: Mapping[str, str]) -> Path:
-    raw = env.get("MAESTRO_SKILLS_DIR")
-    return Path(raw).expanduser() if raw else maestro_home(env) / "skills"
-
-
 def gather(
     client: MaestroClient,
     session_id: str,
@@ -74,7 +68,7 @@ def gather(
                 # A missing one is shown as "(not found)" in the brief.
                 with contextlib.suppress(ClientError):
                     related[other] = client.get(f"/api/tasks/{other}")
-    available, _ = discover(skills_dir(env))
+    available, _ = discover(user_skills_dir(env))
     skills = [available[name] for name in skill_names if name in available]
     missing = [name for name in skill_names if name not in available]
     policy = Policy.of_project(project, env)

@@ -26,7 +26,7 @@ from maestro.agents.runner import (
 )
 from maestro.cli.errors import CommandError
 from maestro.cli.output import JsonFlag, ServerOption, command, say
-from maestro.config import maestro_home
+from maestro.config import is_on, maestro_home
 
 log = logging.getLogger("maestro.runner")
 
@@ -35,7 +35,7 @@ def _log_to_stderr() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s runner: %(message)s", "%H:%M:%S"))
     log.addHandler(handler)
-    log.setLevel(logging.DEBUG if os.environ.get("DEBUG") == "1" else logging.INFO)
+    log.setLevel(logging.DEBUG if is_on(os.environ, "DEBUG") else logging.INFO)
     log.propagate = False
 
 

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +11,7 @@ from rich.markup import escape
 
 from maestro.cli.errors import EXIT_NOT_FOUND, CommandError
 from maestro.cli.output import JsonFlag, ServerOption, command, console, errors, fields, table
+from maestro.config import user_skills_dir
 from maestro.skills import Skill, discover
 
 app = typer.Typer(
@@ -20,15 +19,9 @@ app = typer.Typer(
 )
 
 
-def skills_dir() -> Path:
-    """Where user skills live: ``$MAESTRO_SKILLS_DIR``, else ``~/.maestro/skills``."""
-    configured = os.environ.get("MAESTRO_SKILLS_DIR")
-    return Path(configured).expanduser() if configured else Path.home() / ".maestro" / "skills"
-
-
 def known_skills() -> dict[str, Skill]:
     """Every readable skill by name; unreadable ones are reported on stderr."""
-    skills, problems = discover(skills_dir())
+    skills, problems = discover(user_skills_dir())
     for problem in problems:
         errors.print(
             f"[yellow]warning:[/yellow] skipped a skill: {escape(problem)}", highlight=False

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from maestro.agents.errors import AgentError
 from maestro.agents.runner.queue import SpawnQueue
 from maestro.agents.runner.spawns import BadSpawn, Spawn
-from maestro.client import ClientError
+from maestro.client import ClientError, ClientSettings
 
 log = logging.getLogger("maestro.runner")
 
@@ -49,7 +48,7 @@ class EventFollower:
         self.queue = queue
         self.state = queue.state
         self.server = queue.client.url
-        self.token = token if token is not None else os.environ.get("MAESTRO_TOKEN")
+        self.token = token if token is not None else ClientSettings.from_env().token
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._last_save = 0.0
