@@ -1,35 +1,13 @@
-"""The rules of Maestro, in one place.
-
-Every mutation runs in one store transaction: it reads what it needs, checks the
-request against the stored state, stages the new versions of every entity it
-touches, and emits its events in the documented order. Nothing is written when a
-check fails, and events reach clients only after the store has committed.
-Entities are frozen (``domain.models``): a change is a new version, made with
-``msgspec.structs.replace`` by the small functions below, and a version once read
-stays as it was for whoever holds it.
-
-Invariants kept here:
-- task T lists session S in ``sessionIds`` exactly when S lists T in ``taskIds``;
-  deletes leave no dangling ids (links, parents, dependencies);
-- task status stamps (``startedAt``, ``completedAt``) and a ``status_changed``
-  timeline event on every task status change; session ``completedAt``;
-- every mutation moves ``updatedAt`` (sessions: ``lastActivity``) strictly forward.
-
-Event order: the request's primary event first; then, for every task-session link
-made or broken, the pair ``session:task_*`` + ``task:session_*``, followed by
-``session:updated`` (unless the session was created or deleted by the request) and
-``task:updated`` (unless the task was deleted by it).
-"""
+"""``Workspace``: projects, tasks, subtasks and sessions, and the rules between
+them, each mutation one store transaction (see the package's docstring)."""
 
 from __future__ import annotations
 
-import math
 import socket
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import msgspec
 from msgspec import UNSET
 from msgspec.structs import replace
 
@@ -54,14 +32,9 @@ from maestro.domain.models import (
     FINISHED_SESSION_STATUSES,
     Project,
     Session,
-    SessionEvent,
-    SessionStatus,
     Subtask,
     Task,
-    TaskStatus,
     TimelineEvent,
-    TimelineEventType,
-    Usage,
 )
 from maestro.domain.requests import (
     ProjectCreate,
@@ -75,204 +48,26 @@ from maestro.domain.requests import (
     TaskPatch,
     TimelineAppend,
 )
-from maestro.domain.responses import ProjectUsage, TaskUsage, UsageTotals
+from maestro.domain.responses import ProjectUsage, TaskUsage
+from maestro.service.links import attach, attach_all, detach, emit_link
+from maestro.service.spawning import session_env, spawn_metadata, spawn_request
+from maestro.service.versions import (
+    descendants,
+    patched_session,
+    patched_subtask,
+    sent,
+    session_name,
+    text,
+    timeline,
+    total,
+    touched,
+    unique,
+    with_activity,
+    with_task_status,
+    with_timeline,
+    without_dependencies,
+)
 from maestro.store.base import SessionQuery, Store, TaskQuery, Transaction
-
-
-def _text(value: str, field: str) -> str:
-    """A required text field: non-empty after trimming, stored trimmed."""
-    trimmed = value.strip()
-    if not trimmed:
-        raise ValidationFailed(f"{field} is required", field=field)
-    return trimmed
-
-
-def _unique(ids: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(ids))
-
-
-def _without(ids: tuple[str, ...], unwanted: str) -> tuple[str, ...]:
-    return tuple(i for i in ids if i != unwanted)
-
-
-def _sent(body: msgspec.Struct, names: Iterable[str]) -> dict[str, Any]:
-    """Those of the fields ``names`` that a partial update sets (not ``UNSET``)."""
-    values = {name: getattr(body, name) for name in names}
-    return {name: value for name, value in values.items() if value is not UNSET}
-
-
-# -- new versions --------------------------------------------------------------
-# Entities are frozen: each function here returns a new version and leaves the
-# one it was given as it was.
-
-
-def _timeline(
-    kind: TimelineEventType, at: int, message: str | None = None, session_id: str | None = None
-) -> TimelineEvent:
-    return TimelineEvent(
-        id=new_id("evt"), type=kind, timestamp=at, message=message, session_id=session_id
-    )
-
-
-def _touched(task: Task) -> Task:
-    """The task with ``updatedAt`` moved forward."""
-    return replace(task, updated_at=later_than(task.updated_at))
-
-
-def _with_activity(session: Session) -> Session:
-    """The session with ``lastActivity`` moved forward."""
-    return replace(session, last_activity=later_than(session.last_activity))
-
-
-def _with_timeline(task: Task, *entries: TimelineEvent) -> Task:
-    return replace(task, timeline=(*task.timeline, *entries))
-
-
-def _with_task_status(task: Task, status: TaskStatus, at: int) -> Task:
-    """The task in ``status``: stamped the first time it starts or completes, and
-    the change noted on its timeline."""
-    if status == task.status:
-        return task
-    note = _timeline("status_changed", at, f"Status changed from {task.status} to {status}")
-    first_start = status == "in_progress" and task.started_at is None
-    first_completion = status == "completed" and task.completed_at is None
-    return replace(
-        _with_timeline(task, note),
-        status=status,
-        started_at=at if first_start else task.started_at,
-        completed_at=at if first_completion else task.completed_at,
-    )
-
-
-def _with_session_status(session: Session, status: SessionStatus, at: int) -> Session:
-    if status == session.status:
-        return session
-    finished = status in FINISHED_SESSION_STATUSES
-    return replace(session, status=status, completed_at=at if finished else None)
-
-
-def _attach(session: Session, task: Task, at: int) -> tuple[Session, Task]:
-    """Both sides linked, and the link noted on the task's timeline."""
-    note = _timeline("session_started", at, f"Session {session.id} started", session.id)
-    task = replace(_with_timeline(task, note), session_ids=(*task.session_ids, session.id))
-    return replace(session, task_ids=(*session.task_ids, task.id)), _touched(task)
-
-
-def _detach(session: Session, task: Task, at: int) -> tuple[Session, Task]:
-    """Both sides unlinked, and the end of the link noted on the task's timeline."""
-    note = _timeline("session_ended", at, f"Session {session.id} ended", session.id)
-    task = replace(_with_timeline(task, note), session_ids=_without(task.session_ids, session.id))
-    return replace(session, task_ids=_without(session.task_ids, task.id)), _touched(task)
-
-
-def _attach_all(session: Session, tasks: list[Task], at: int) -> tuple[Session, list[Task]]:
-    linked = []
-    for task in tasks:
-        session, task = _attach(session, task, at)
-        linked.append(task)
-    return session, linked
-
-
-def _patched_session(session: Session, body: SessionPatch, at: int) -> Session:
-    """The session with the fields ``body`` sets, its links aside. ``env`` and
-    ``metadata`` are merged key by key; ``events`` are appended."""
-    if body.status is not UNSET:
-        session = _with_session_status(session, body.status, at)
-    changes = _sent(body, ("name", "agent_id", "usage", "agent_session_id"))
-    if body.env is not UNSET:
-        changes["env"] = {**session.env, **body.env}
-    if body.metadata is not UNSET:
-        changes["metadata"] = {**session.metadata, **body.metadata}
-    if body.events is not UNSET:
-        appended = (
-            SessionEvent(id=new_id("evt"), timestamp=at, type=e.type, data=e.data)
-            for e in body.events
-        )
-        changes["events"] = (*session.events, *appended)
-    return replace(session, **changes)
-
-
-def _patched_subtask(subtask: Subtask, body: SubtaskPatch, at: int) -> Subtask:
-    changes = _sent(body, ("description",))
-    if body.title is not UNSET:
-        changes["title"] = _text(body.title, "title")
-    if body.completed is not UNSET and body.completed != subtask.completed:
-        changes["completed"] = body.completed
-        changes["completed_at"] = at if body.completed else None
-    return replace(subtask, updated_at=later_than(subtask.updated_at), **changes)
-
-
-def _without_dependencies(task: Task, deleted: set[str], at: int) -> Task:
-    """The task no longer depending on the ``deleted`` tasks, noted on its timeline."""
-    kept = tuple(d for d in task.dependencies if d not in deleted)
-    note = _timeline("update", at, "A dependency was deleted")
-    return _touched(_with_timeline(replace(task, dependencies=kept), note))
-
-
-def _emit_link(
-    tx: Transaction,
-    linked: bool,
-    session: Session,
-    task: Task,
-    *,
-    session_updated: bool = True,
-    task_updated: bool = True,
-) -> None:
-    pair = {"sessionId": session.id, "taskId": task.id}
-    if linked:
-        tx.emit(ev.SESSION_TASK_ADDED, pair, session.project_id)
-        tx.emit(
-            ev.TASK_SESSION_ADDED, {"taskId": task.id, "sessionId": session.id}, session.project_id
-        )
-    else:
-        tx.emit(ev.SESSION_TASK_REMOVED, pair, session.project_id)
-        tx.emit(
-            ev.TASK_SESSION_REMOVED,
-            {"taskId": task.id, "sessionId": session.id},
-            session.project_id,
-        )
-    if session_updated:
-        tx.emit(ev.SESSION_UPDATED, session, session.project_id)
-    if task_updated:
-        tx.emit(ev.TASK_UPDATED, task, task.project_id)
-
-
-def _descendants(root: Task, tasks: list[Task]) -> list[Task]:
-    """``root`` and every task below it, breadth first, siblings oldest first
-    (``tasks`` are the project's, in creation order)."""
-    children: dict[str, list[Task]] = {}
-    for task in tasks:
-        if task.parent_id is not None:
-            children.setdefault(task.parent_id, []).append(task)
-    tree, seen = [root], {root.id}
-    for task in tree:  # grows as children are found
-        for child in children.get(task.id, []):
-            if child.id not in seen:  # parents never cycle; a damaged store must not loop
-                seen.add(child.id)
-                tree.append(child)
-    return tree
-
-
-_COUNTS = tuple(f.name for f in msgspec.structs.fields(UsageTotals) if f.name != "cost_usd")
-
-
-def _total(usages: Iterable[Usage]) -> tuple[int, UsageTotals, list[str]]:
-    """How many usages, their sums, and the distinct models they name."""
-    used = list(usages)
-    totals = UsageTotals(
-        # fsum: a thousand small costs add up without float drift; rounding to
-        # 1e-10 dollars drops what noise is left and keeps every cent.
-        cost_usd=round(math.fsum(u.cost_usd for u in used), 10),
-        **{name: sum(getattr(u, name) for u in used) for name in _COUNTS},
-    )
-    return len(used), totals, sorted({u.model for u in used if u.model})
-
-
-def _session_name(tasks: list[Task], session_id: str) -> str:
-    if not tasks:
-        return f"Session {session_id}"
-    more = f" (+{len(tasks) - 1} more)" if len(tasks) > 1 else ""
-    return f"{tasks[0].title}{more}"
 
 
 class Workspace:
@@ -345,7 +140,7 @@ class Workspace:
         return await self._project(self.store, project_id)
 
     async def create_project(self, body: ProjectCreate) -> Project:
-        name = _text(body.name, "name")
+        name = text(body.name, "name")
         async with self.store.transaction() as tx:
             # Born inside the transaction, so creation order is commit order.
             at = self._birth()
@@ -365,9 +160,9 @@ class Workspace:
     async def update_project(self, project_id: str, body: ProjectUpdate) -> Project:
         async with self.store.transaction() as tx:
             project = await self._project(tx, project_id)
-            changes = _sent(body, ("working_dir", "description", "permissions"))
+            changes = sent(body, ("working_dir", "description", "permissions"))
             if body.name is not UNSET:
-                changes["name"] = _text(body.name, "name")
+                changes["name"] = text(body.name, "name")
             project = replace(project, updated_at=later_than(project.updated_at), **changes)
             tx.put(project)
             tx.emit(ev.PROJECT_UPDATED, project, project.id)
@@ -377,7 +172,7 @@ class Workspace:
         """What every session of the project used, summed."""
         project = await self._project(self.store, project_id)
         sessions = await self.store.find_sessions(SessionQuery(project_id=project.id))
-        count, totals, models = _total(s.usage for s in sessions if s.usage is not None)
+        count, totals, models = total(s.usage for s in sessions if s.usage is not None)
         return ProjectUsage(project_id=project.id, sessions=count, usage=totals, models=models)
 
     async def delete_project(self, project_id: str) -> None:
@@ -414,13 +209,13 @@ class Workspace:
         """
         root = await self._task(self.store, task_id, "id")
         project_tasks = await self.store.find_tasks(TaskQuery(project_id=root.project_id))
-        tree = _descendants(root, project_tasks)
+        tree = descendants(root, project_tasks)
         usages = []
-        for session_id in _unique([s for task in tree for s in task.session_ids]):
+        for session_id in unique([s for task in tree for s in task.session_ids]):
             session = await self.store.get(Session, session_id)
             if session is not None and session.usage is not None:
                 usages.append(session.usage)
-        count, totals, models = _total(usages)
+        count, totals, models = total(usages)
         return TaskUsage(
             task_id=root.id,
             task_ids=[task.id for task in tree],
@@ -445,14 +240,14 @@ class Workspace:
     async def _check_dependencies(
         self, tx: Transaction, task: Task, ids: list[str]
     ) -> tuple[str, ...]:
-        unique = _unique(check_ids(ids, "dependencies"))
-        if task.id in unique:
+        wanted = unique(check_ids(ids, "dependencies"))
+        if task.id in wanted:
             raise ValidationFailed("dependencies must not include the task itself", "dependencies")
-        await self._tasks_of_project(tx, unique, task.project_id, "dependencies")
-        return unique
+        await self._tasks_of_project(tx, wanted, task.project_id, "dependencies")
+        return wanted
 
     async def create_task(self, body: TaskCreate) -> Task:
-        title = _text(body.title, "title")
+        title = text(body.title, "title")
         async with self.store.transaction() as tx:
             # Born inside the transaction, so creation order is commit order.
             at = self._birth()
@@ -465,9 +260,9 @@ class Workspace:
                 initial_prompt=body.initial_prompt,
                 status=body.status,
                 priority=body.priority,
-                skill_ids=_unique(check_ids(body.skill_ids, "skillIds")),
-                agent_ids=_unique(check_ids(body.agent_ids, "agentIds")),
-                timeline=(_timeline("created", at, "Task created"),),
+                skill_ids=unique(check_ids(body.skill_ids, "skillIds")),
+                agent_ids=unique(check_ids(body.agent_ids, "agentIds")),
+                timeline=(timeline("created", at, "Task created"),),
                 created_at=at,
                 updated_at=at,
                 started_at=at if body.status == "in_progress" else None,
@@ -490,14 +285,14 @@ class Workspace:
             added: list[Session] = []
             if body.session_ids is not UNSET:
                 task, removed, added = await self._relink_task(tx, task, body.session_ids, at)
-            task = _touched(task)
+            task = touched(task)
             tx.put(task)
             tx.emit(ev.TASK_UPDATED, task, task.project_id)
             for linked, sessions in ((False, removed), (True, added)):
                 for session in sessions:
-                    session = _with_activity(session)
+                    session = with_activity(session)
                     tx.put(session)
-                    _emit_link(tx, linked, session, task)
+                    emit_link(tx, linked, session, task)
         return task
 
     async def _patched_task(self, tx: Transaction, task: Task, body: TaskPatch, at: int) -> Task:
@@ -505,12 +300,12 @@ class Workspace:
         changes and timeline entries are appended to the timeline in that order."""
         changes: dict[str, Any] = {}
         if body.title is not UNSET:
-            changes["title"] = _text(body.title, "title")
-        changes.update(_sent(body, ("description", "initial_prompt", "priority")))
+            changes["title"] = text(body.title, "title")
+        changes.update(sent(body, ("description", "initial_prompt", "priority")))
         if body.skill_ids is not UNSET:
-            changes["skill_ids"] = _unique(check_ids(body.skill_ids, "skillIds"))
+            changes["skill_ids"] = unique(check_ids(body.skill_ids, "skillIds"))
         if body.agent_ids is not UNSET:
-            changes["agent_ids"] = _unique(check_ids(body.agent_ids, "agentIds"))
+            changes["agent_ids"] = unique(check_ids(body.agent_ids, "agentIds"))
         if body.parent_id is not UNSET:
             await self._check_parent(tx, task, body.parent_id)
             changes["parent_id"] = body.parent_id
@@ -518,9 +313,9 @@ class Workspace:
             changes["dependencies"] = await self._check_dependencies(tx, task, body.dependencies)
         task = replace(task, **changes)
         if body.status is not UNSET:
-            task = _with_task_status(task, body.status, at)
+            task = with_task_status(task, body.status, at)
         if body.timeline is not UNSET:
-            task = _with_timeline(task, *self._timeline_entries(body.timeline, at))
+            task = with_timeline(task, *self._timeline_entries(body.timeline, at))
         return task
 
     async def _relink_task(
@@ -528,10 +323,10 @@ class Workspace:
     ) -> tuple[Task, list[Session], list[Session]]:
         """Link the task to exactly ``session_ids``: the task, then the sessions
         unlinked from it and those linked to it."""
-        wanted = _unique(check_ids(session_ids, "sessionIds"))
+        wanted = unique(check_ids(session_ids, "sessionIds"))
         removed = []
         for session_id in [s for s in task.session_ids if s not in wanted]:
-            session, task = _detach(await self._session(tx, session_id), task, at)
+            session, task = detach(await self._session(tx, session_id), task, at)
             removed.append(session)
         added = []
         for session_id in [s for s in wanted if s not in task.session_ids]:
@@ -541,7 +336,7 @@ class Workspace:
                     f"sessionIds must name sessions of project {task.project_id}",
                     "sessionIds",
                 )
-            session, task = _attach(session, task, at)
+            session, task = attach(session, task, at)
             added.append(session)
         return task, removed, added
 
@@ -550,13 +345,13 @@ class Workspace:
         for entry in entries:
             if entry.session_id is not None:
                 check_id(entry.session_id, "sessionId")
-        return [_timeline(e.type, at, _text(e.message, "message"), e.session_id) for e in entries]
+        return [timeline(e.type, at, text(e.message, "message"), e.session_id) for e in entries]
 
     async def append_timeline(self, task_id: str, body: TimelineAppend) -> Task:
         async with self.store.transaction() as tx:
             task = await self._task(tx, task_id, "id")
-            task = _with_timeline(task, *self._timeline_entries([body], self._now()))
-            task = _touched(task)
+            task = with_timeline(task, *self._timeline_entries([body], self._now()))
+            task = touched(task)
             tx.put(task)
             tx.emit(ev.TASK_UPDATED, task, task.project_id)
         return task
@@ -574,7 +369,7 @@ class Workspace:
             doomed_ids = {task.id for task in doomed}
             for other in await tx.find_tasks(TaskQuery(project_id=root.project_id)):
                 if doomed_ids.intersection(other.dependencies):
-                    kept = _without_dependencies(other, doomed_ids, at)
+                    kept = without_dependencies(other, doomed_ids, at)
                     tx.put(kept)
                     tx.emit(ev.TASK_UPDATED, kept, kept.project_id)
 
@@ -606,9 +401,9 @@ class Workspace:
                 if session is None:  # a damaged store: nothing to unlink
                     continue
                 kept = tuple(t for t in session.task_ids if t != task.id)
-                session = sessions[session_id] = _with_activity(replace(session, task_ids=kept))
+                session = sessions[session_id] = with_activity(replace(session, task_ids=kept))
                 tx.put(session)
-                _emit_link(tx, False, session, task, task_updated=False)
+                emit_link(tx, False, session, task, task_updated=False)
 
     # -- subtasks -----------------------------------------------------------
 
@@ -622,13 +417,13 @@ class Workspace:
             subtask = Subtask(
                 id=new_id("sub"),
                 task_id=task.id,
-                title=_text(body.title, "title"),
+                title=text(body.title, "title"),
                 description=body.description,
                 order=max((s.order for s in task.subtasks), default=-1) + 1,
                 created_at=at,
                 updated_at=at,
             )
-            task = _touched(replace(task, subtasks=(*task.subtasks, subtask)))
+            task = touched(replace(task, subtasks=(*task.subtasks, subtask)))
             tx.put(task)
             tx.emit(ev.SUBTASK_CREATED, {"taskId": task.id, "subtask": subtask}, task.project_id)
             tx.emit(ev.TASK_UPDATED, task, task.project_id)
@@ -652,12 +447,12 @@ class Workspace:
             task = await self._task(tx, task_id)
             index = self._find_subtask(task, subtask_id)
             subtasks = list(task.subtasks)
-            subtask = _patched_subtask(subtasks.pop(index), body, self._now())
+            subtask = patched_subtask(subtasks.pop(index), body, self._now())
             if body.order is not UNSET:
                 # ``order`` is the position to move to, clamped to the list.
                 index = min(max(body.order, 0), len(subtasks))
             subtasks.insert(index, subtask)
-            task = _touched(replace(task, subtasks=self._renumber(subtasks)))
+            task = touched(replace(task, subtasks=self._renumber(subtasks)))
             subtask = task.subtasks[index]
             tx.put(task)
             tx.emit(ev.SUBTASK_UPDATED, {"taskId": task.id, "subtask": subtask}, task.project_id)
@@ -669,7 +464,7 @@ class Workspace:
             task = await self._task(tx, task_id)
             subtasks = list(task.subtasks)
             del subtasks[self._find_subtask(task, subtask_id)]
-            task = _touched(replace(task, subtasks=self._renumber(subtasks)))
+            task = touched(replace(task, subtasks=self._renumber(subtasks)))
             tx.put(task)
             tx.emit(
                 ev.SUBTASK_DELETED, {"taskId": task.id, "subtaskId": subtask_id}, task.project_id
@@ -700,7 +495,7 @@ class Workspace:
             tx.emit(event_type, data, session.project_id)
         tx.emit(ev.SESSION_CREATED, session, session.project_id)
         for task in tasks:
-            _emit_link(tx, True, session, task, session_updated=False)
+            emit_link(tx, True, session, task, session_updated=False)
 
     async def create_session(self, body: SessionCreate) -> Session:
         if body.task_ids is not UNSET:
@@ -709,7 +504,7 @@ class Workspace:
             task_ids = [body.task_id]
         else:  # the seed's documented contract: name the tasks, even if none (``[]``)
             raise ValidationFailed("taskIds is required", field="taskIds")
-        unique_ids = _unique(check_ids(task_ids, "taskIds"))
+        unique_ids = unique(check_ids(task_ids, "taskIds"))
         session_id = check_id(body.id, "id") if body.id is not None else new_id("sess")
         async with self.store.transaction() as tx:
             project = await self._project(tx, body.project_id)
@@ -720,7 +515,7 @@ class Workspace:
             session = Session(
                 id=session_id,
                 project_id=project.id,
-                name=body.name if body.name else _session_name(tasks, session_id),
+                name=body.name if body.name else session_name(tasks, session_id),
                 agent_id=body.agent_id,
                 status=body.status,
                 env=body.env,
@@ -731,7 +526,7 @@ class Workspace:
                 hostname=body.hostname or socket.gethostname(),
                 platform=body.platform or sys.platform,
             )
-            session, tasks = _attach_all(session, tasks, at)
+            session, tasks = attach_all(session, tasks, at)
             self._stage_new_session(tx, session, tasks, [])
         return session
 
@@ -739,18 +534,18 @@ class Workspace:
         async with self.store.transaction() as tx:
             session = await self._session(tx, session_id)
             at = self._now()
-            session = _patched_session(session, body, at)
+            session = patched_session(session, body, at)
             removed: list[Task] = []
             added: list[Task] = []
             if body.task_ids is not UNSET:
                 session, removed, added = await self._relink_session(tx, session, body.task_ids, at)
-            session = _with_activity(session)
+            session = with_activity(session)
             tx.put(session)
             tx.emit(ev.SESSION_UPDATED, session, session.project_id)
             for linked, tasks in ((False, removed), (True, added)):
                 for task in tasks:
                     tx.put(task)
-                    _emit_link(tx, linked, session, task)
+                    emit_link(tx, linked, session, task)
         return session
 
     async def _relink_session(
@@ -758,14 +553,14 @@ class Workspace:
     ) -> tuple[Session, list[Task], list[Task]]:
         """Link the session to exactly ``task_ids``: the session, then the tasks
         unlinked from it and those linked to it."""
-        wanted = _unique(check_ids(task_ids, "taskIds"))
+        wanted = unique(check_ids(task_ids, "taskIds"))
         removed = []
         for task_id in [t for t in session.task_ids if t not in wanted]:
-            session, task = _detach(session, await self._task(tx, task_id), at)
+            session, task = detach(session, await self._task(tx, task_id), at)
             removed.append(task)
         new_ids = [t for t in wanted if t not in session.task_ids]
         tasks = await self._tasks_of_project(tx, new_ids, session.project_id, "taskIds")
-        session, added = _attach_all(session, tasks, at)
+        session, added = attach_all(session, tasks, at)
         return session, removed, added
 
     async def delete_session(self, session_id: str) -> None:
@@ -778,9 +573,9 @@ class Workspace:
                 stored = await tx.get(Task, task_id)
                 if stored is None:
                     continue
-                _, task = _detach(session, stored, at)
+                _, task = detach(session, stored, at)
                 tx.put(task)
-                _emit_link(tx, False, session, task, session_updated=False)
+                emit_link(tx, False, session, task, session_updated=False)
 
     async def link(self, session_id: str, task_id: str) -> Session:
         """Link a session and a task (idempotent: an existing link changes nothing)."""
@@ -789,11 +584,11 @@ class Workspace:
             if check_id(task_id, "taskId") in session.task_ids:
                 return session
             (task,) = await self._tasks_of_project(tx, [task_id], session.project_id, "taskId")
-            session, task = _attach(session, task, self._now())
-            session = _with_activity(session)
+            session, task = attach(session, task, self._now())
+            session = with_activity(session)
             tx.put(session)
             tx.put(task)
-            _emit_link(tx, True, session, task)
+            emit_link(tx, True, session, task)
         return session
 
     async def unlink(self, session_id: str, task_id: str) -> Session:
@@ -804,11 +599,11 @@ class Workspace:
                 await self._task(tx, task_id)
                 return session
             task = await self._task(tx, task_id)
-            session, task = _detach(session, task, self._now())
-            session = _with_activity(session)
+            session, task = detach(session, task, self._now())
+            session = with_activity(session)
             tx.put(session)
             tx.put(task)
-            _emit_link(tx, False, session, task)
+            emit_link(tx, False, session, task)
         return session
 
     # -- spawn --------------------------------------------------------------
@@ -835,7 +630,7 @@ class Workspace:
                 or not all(is_valid_id(t) for t in task_ids)
             ):
                 raise InvalidTaskIds("taskIds must be a non-empty list of task ids")
-            task_ids = _unique(task_ids)
+            task_ids = unique(task_ids)
             tasks = []
             for task_id in task_ids:
                 task = await tx.get(Task, task_id)
@@ -860,49 +655,22 @@ class Workspace:
             if body.spawned_by is not None:
                 check_id(body.spawned_by, "spawnedBy")
             session_id = new_id("sess")
-            skills = _unique(body.skills)
-            env = {
-                "MAESTRO_SESSION_ID": session_id,
-                "MAESTRO_PROJECT_ID": project.id,
-                "MAESTRO_TASK_IDS": ",".join(task_ids),
-                "MAESTRO_SERVER_URL": self.server_url,
-                "MAESTRO_SKILLS": ",".join(skills),
-                "MAESTRO_ROLE": body.role,
-            }
+            skills = unique(body.skills)
+            env = session_env(session_id, project.id, task_ids, self.server_url, skills, body.role)
             at = self._birth()
             session = Session(
                 id=session_id,
                 project_id=project.id,
-                name=body.session_name or _session_name(tasks, session_id),
+                name=body.session_name or session_name(tasks, session_id),
                 status="spawning",
                 env=env,
-                metadata={
-                    "skills": list(skills),
-                    "role": body.role,
-                    "agent": body.agent,
-                    "model": body.model,
-                    "spawnSource": body.spawn_source,
-                    "spawnedBy": body.spawned_by,
-                    "spawnReason": body.spawn_reason,
-                    "context": body.context,
-                    **({"idempotencyKey": idempotency_key} if idempotency_key else {}),
-                },
+                metadata=spawn_metadata(body, skills, idempotency_key),
                 started_at=at,
                 last_activity=at,
                 hostname=socket.gethostname(),
                 platform=sys.platform,
             )
-            session, tasks = _attach_all(session, tasks, at)
-            request = {
-                "session": session,
-                "projectId": project.id,
-                "taskIds": task_ids,
-                "skillIds": skills,
-                "name": session.name,
-                "role": body.role,
-                "command": f"maestro {body.role} init",
-                "cwd": project.working_dir,
-                "env": env,
-            }
+            session, tasks = attach_all(session, tasks, at)
+            request = spawn_request(session, project, skills, body.role)
             self._stage_new_session(tx, session, tasks, [(ev.SESSION_SPAWN_REQUEST, request)])
         return session
