@@ -9,7 +9,7 @@ Layout under the data directory::
     journal/<n>.jsonl       committed groups not yet in the files above
     store.json              the stream's identity (``store.identity``)
     .lock                   held by the one server using the directory
-    .quarantine/            files that did not parse at start-up
+    .quarantine/            files that did not parse at start-up (``store.recovery``)
 
 Reads are served from memory, which holds exactly what is committed. Writes go
 through a transaction that holds the one write lock while it reads, decides and
@@ -37,7 +37,6 @@ import contextlib
 import errno
 import logging
 import os
-import shutil
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -47,13 +46,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import msgspec
-from msgspec.structs import replace
 
 from maestro.domain.clock import now_ms
 from maestro.domain.encoding import encode
 from maestro.domain.errors import StorageFull, StoreWriteFailed
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
-from maestro.domain.ids import is_valid_id
 from maestro.domain.models import Project, Session, Task
 from maestro.store.base import (
     E,
@@ -68,7 +65,7 @@ from maestro.store.checkpoint import Checkpoint, FileChange, write_checkpoint
 from maestro.store.commit import GroupCommitter
 from maestro.store.datadir_lock import lock_data_dir
 from maestro.store.eventlog import EventLog
-from maestro.store.files import FsyncFailed, is_temp_file
+from maestro.store.files import FsyncFailed
 from maestro.store.identity import new_store_id, read_identity, write_identity
 from maestro.store.journal import (
     EncodedEntry,
@@ -79,6 +76,7 @@ from maestro.store.journal import (
     Removed,
 )
 from maestro.store.memory import AnyEntity, Memory
+from maestro.store.recovery import load_entities, quarantine, repaired_links
 
 log = logging.getLogger("maestro.store")
 
@@ -212,12 +210,6 @@ def _dirty_key(entity: AnyEntity) -> DirtyKey:
     return (type(entity).__name__, entity.id)
 
 
-def _linked(ids: Iterable[str], wanted: set[str]) -> list[str]:
-    """``ids`` that are still wanted, in their order, then the wanted ones missing."""
-    kept = [i for i in ids if i in wanted]
-    return kept + sorted(wanted.difference(kept))
-
-
 def stop_process(reason: str) -> None:
     """What a failed fsync leads to: the process ends, so nothing more is promised
     on a disk that may have dropped data. A supervisor restarts it from the disk."""
@@ -302,19 +294,14 @@ class JsonFileStore:
         self._lock_fd = lock_data_dir(self.root)
         for name in ("projects", "tasks", "sessions"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
-        for project in self._load_folder(self.root / "projects", Project):
-            self._memory.put(project)
-        for folder in sorted((self.root / "tasks").iterdir()):
-            if folder.is_dir():
-                for task in self._load_folder(folder, Task, project_id=folder.name):
-                    self._memory.put(task)
-        for session in self._load_folder(self.root / "sessions", Session):
-            self._memory.put(session)
+        load_entities(self.root, self._memory)
         # A stream that starts afresh (no event log and no journal) gets a new identity.
         fresh_stream = not self._events.path.exists() and not self._journal.segments()
         self._events.load()
         replayed = self._replay_journal()
-        self._repair_links()
+        for entity in repaired_links(self._memory):
+            self._memory.put(entity)
+            self._dirty[_dirty_key(entity)] = (entity, self._encoder.encode(entity))
         known = None if fresh_stream else read_identity(self.root)
         self.store_id = known or new_store_id()
         if known is None:
@@ -344,44 +331,6 @@ class JsonFileStore:
             os.close(self._lock_fd)  # releases the data directory's lock
             self._lock_fd = None
 
-    def _load_folder(
-        self, folder: Path, kind: type[E], project_id: str | None = None
-    ) -> Iterable[E]:
-        # os.scandir and plain reads: at 100k files, pathlib's extra stat per file
-        # and object churn were a fifth of the start-up time.
-        decoder = msgspec.json.Decoder(kind)
-        with os.scandir(folder) as scan:
-            entries = sorted(scan, key=lambda entry: entry.name)
-        for entry in entries:
-            path = Path(entry.path)
-            if is_temp_file(path):
-                # An unfinished write from a crash: never acknowledged, so never kept.
-                path.unlink(missing_ok=True)
-                continue
-            if not entry.name.endswith(".json") or not entry.is_file():
-                continue
-            try:
-                with open(entry.path, "rb") as file:
-                    entity = decoder.decode(file.read())
-            except (msgspec.MsgspecError, OSError) as error:
-                self._quarantine(path, str(error))
-                continue
-            if entity.id != entry.name[:-5] or not is_valid_id(entity.id):
-                self._quarantine(path, f"its id {entity.id!r} does not match its file name")
-                continue
-            if isinstance(entity, Task) and entity.project_id != project_id:
-                self._quarantine(path, f"its projectId {entity.project_id!r} is not its folder")
-                continue
-            yield entity
-
-    def _quarantine(self, path: Path, reason: str) -> None:
-        target_dir = self.root / ".quarantine"
-        target_dir.mkdir(exist_ok=True)
-        relative = path.relative_to(self.root)
-        target = target_dir / f"{now_ms()}__{'__'.join(relative.parts)}"
-        shutil.move(str(path), target)
-        log.error("quarantined %s -> %s: %s", relative, target.relative_to(self.root), reason)
-
     def _replay_journal(self) -> bool:
         """Apply the groups a crash left in the journal over what the files hold.
         Returns whether there were segments (the files are then behind)."""
@@ -392,7 +341,7 @@ class JsonFileStore:
                     self._apply(entry)
             except (JournalCorrupt, OSError) as error:
                 # What was read of it is kept; the rest cannot be trusted.
-                self._quarantine(segment, str(error))
+                quarantine(self.root, segment, str(error))
         return bool(segments)
 
     def _apply(self, entry: Entry) -> None:
@@ -415,41 +364,6 @@ class JsonFileStore:
         ]
         self._events.record(fresh)
         self._unsaved.extend((e.seq, self._events.line(e)) for e in fresh)
-
-    def _repair_links(self) -> None:
-        """Make task<->session links symmetric again after a crash between the two
-        files of one change: a link either side still records is kept, and ids of
-        entities that no longer exist are dropped."""
-        memory = self._memory
-        links = {
-            (session.id, task_id)
-            for session in memory.sessions.values()
-            for task_id in session.task_ids
-            if task_id in memory.tasks
-        } | {
-            (session_id, task.id)
-            for task in memory.tasks.values()
-            for session_id in task.session_ids
-            if session_id in memory.sessions
-        }
-        task_ids_of: dict[str, set[str]] = {}
-        session_ids_of: dict[str, set[str]] = {}
-        for session_id, task_id in links:
-            task_ids_of.setdefault(session_id, set()).add(task_id)
-            session_ids_of.setdefault(task_id, set()).add(session_id)
-        repaired: list[AnyEntity] = []
-        for session in list(memory.sessions.values()):
-            kept = _linked(session.task_ids, task_ids_of.get(session.id, set()))
-            if kept != list(session.task_ids):
-                repaired.append(replace(session, task_ids=type(session.task_ids)(kept)))
-        for task in list(memory.tasks.values()):
-            kept = _linked(task.session_ids, session_ids_of.get(task.id, set()))
-            if kept != list(task.session_ids):
-                repaired.append(replace(task, session_ids=type(task.session_ids)(kept)))
-        for entity in repaired:
-            log.warning("repaired the task/session links of %s", entity.id)
-            memory.put(entity)
-            self._dirty[_dirty_key(entity)] = (entity, self._encoder.encode(entity))
 
     # -- reads --------------------------------------------------------------
 
