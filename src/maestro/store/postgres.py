@@ -15,29 +15,21 @@ them, so a transaction reads its own writes. At commit the events get the next
 ``seq`` values (gap-free: taken under the lock), are inserted, and a
 ``pg_notify`` carrying the last one is sent in the same transaction.
 
-Events. Every instance hands the events to its subscribers in ``seq`` order,
-exactly once, whichever instance wrote them: after a local commit it delivers up
-to its own last event before the request returns (fetching first any earlier
-event another instance committed), and a dedicated ``LISTEN`` connection wakes it
-for the others' commits. That connection is re-opened if it drops, and every few
-seconds (and after each reconnect) the instance catches up from the table, so a
-lost notification delays an event but never loses it.
+Events reach subscribers through ``store.pg_fanout``: in ``seq`` order, exactly
+once, whichever instance wrote them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
-from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeAlias, cast
+from typing import Any, cast
 
 import msgspec
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -55,20 +47,18 @@ from maestro.store.base import (
     write_failed,
 )
 from maestro.store.migrations import current_schema, migrate
+from maestro.store.pg_fanout import Connection, EventFanOut
 
 log = logging.getLogger("maestro.store")
 
 AnyEntity = Project | Task | Session
-Connection: TypeAlias = psycopg.AsyncConnection[tuple[Any, ...]]
+
 
 # Advisory-lock "class" of the write lock; the key is the schema's hash.
 WRITE_LOCK = 0x4D57  # "MW"
 CHANNEL_PREFIX = "maestro_events_"
-# How often an instance checks the table for events it was not told about.
-CATCH_UP_SECONDS = 5.0
 # Old events are deleted in one go each time ``seq`` passes a multiple of this.
 PRUNE_EVERY = 1000
-_FETCH_BATCH = 1000
 
 _TABLE: dict[type[AnyEntity], str] = {Project: "projects", Task: "tasks", Session: "sessions"}
 _BORN: dict[type[AnyEntity], str] = {
@@ -288,13 +278,7 @@ class PostgresStore:
         # One local writer at a time: the others wait here, not holding a pooled
         # connection while they wait for the database lock.
         self._writer = asyncio.Lock()
-        # Deliveries never interleave, so subscribers see each event once, in order.
-        self._delivery = asyncio.Lock()
-        self._last_delivered = 0
-        self._recent: deque[StoredEvent] = deque(maxlen=retain_events)
-        self._listeners: list[EventListener] = []
-        self._listener_task: asyncio.Task[None] | None = None
-        self._listening = asyncio.Event()
+        self.fan_out = EventFanOut(url, retain_events)
 
     # -- life cycle ---------------------------------------------------------
 
@@ -334,8 +318,7 @@ class PostgresStore:
         try:
             await self._pool.open(wait=True, timeout=10)
             await self._load_recent()
-            self._listener_task = asyncio.create_task(self._listen(), name="maestro-listener")
-            await asyncio.wait_for(self._listening.wait(), timeout=10)
+            await self.fan_out.start(self._pool, self._channel, f"maestro listener {schema}")
         except PoolTimeout as error:
             await self.close()
             raise StoreUnavailable(f"cannot open a connection pool to {where}: {error}") from None
@@ -343,15 +326,14 @@ class PostgresStore:
             await self.close()
             raise StoreUnavailable(f"cannot LISTEN for events on {where}") from None
         log.info(
-            "PostgreSQL store %s (schema %s) open at event %d", where, schema, self._last_delivered
+            "PostgreSQL store %s (schema %s) open at event %d",
+            where,
+            schema,
+            self.fan_out.last_delivered,
         )
 
     async def close(self) -> None:
-        if self._listener_task is not None:
-            self._listener_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener_task
-            self._listener_task = None
+        await self.fan_out.stop()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -366,9 +348,7 @@ class PostgresStore:
             identity = await (await conn.execute("SELECT store_id FROM store_identity")).fetchone()
         assert identity is not None, "migration 0002 makes the identity row"
         self.store_id = identity[0]
-        self._recent.clear()
-        self._recent.extend(StoredEvent(*row) for row in reversed(rows))
-        self._last_delivered = rows[0][0] if rows else 0
+        self.fan_out.reset([StoredEvent(*row) for row in reversed(rows)])
 
     # -- reads --------------------------------------------------------------
 
@@ -440,7 +420,7 @@ class PostgresStore:
                 row = await last_seq.fetchone()
                 committed = await self._append_events(conn, tx.events, row[0] if row else 0)
         if committed:
-            await self._deliver_through(committed[-1].seq, committed)
+            await self.fan_out.deliver_through(committed[-1].seq, committed)
 
     async def _append_events(
         self, conn: Connection, pending: Sequence[PendingEvent], last: int
@@ -487,85 +467,7 @@ class PostgresStore:
     # -- events -------------------------------------------------------------
 
     def subscribe(self, listener: EventListener) -> None:
-        self._listeners.append(listener)
+        self.fan_out.listeners.append(listener)
 
     def recent_events(self) -> list[StoredEvent]:
-        return list(self._recent)
-
-    async def _deliver_through(self, target: int, own: Sequence[StoredEvent] = ()) -> None:
-        """Give the subscribers every event up to ``target``, in order, each once.
-
-        ``own`` are events this instance just committed (known without a query);
-        any event before them not yet delivered is read from the table first.
-        """
-        if target <= self._last_delivered:
-            return
-        async with self._delivery:
-            try:
-                first_own = own[0].seq if own else target + 1
-                if self._last_delivered < first_own - 1:
-                    await self._deliver_from_table(first_own - 1)
-                fresh = [e for e in own if e.seq > self._last_delivered]
-                if fresh and fresh[0].seq == self._last_delivered + 1:
-                    self._publish(fresh)
-                if self._last_delivered < target:
-                    await self._deliver_from_table(target)
-            except psycopg.Error as error:
-                # Committed already: the next catch-up delivers what is missing.
-                log.warning("event delivery postponed: %s", error)
-
-    async def _deliver_from_table(self, through: int) -> None:
-        while self._last_delivered < through:
-            async with self.pool.connection() as conn:
-                cursor = await conn.execute(
-                    "SELECT seq, project_id, frame FROM events WHERE seq > %s AND seq <= %s"
-                    " ORDER BY seq LIMIT %s",
-                    (self._last_delivered, through, _FETCH_BATCH),
-                )
-                rows = await cursor.fetchall()
-            if not rows:
-                return
-            self._publish([StoredEvent(*row) for row in rows])
-
-    def _publish(self, events: list[StoredEvent]) -> None:
-        if events[0].seq != self._last_delivered + 1:
-            log.warning(
-                "events %d to %d were pruned before this instance delivered them",
-                self._last_delivered + 1,
-                events[0].seq - 1,
-            )
-        self._recent.extend(events)
-        self._last_delivered = events[-1].seq
-        for listener in self._listeners:
-            listener(events)
-
-    async def _catch_up(self) -> None:
-        async with self.pool.connection() as conn:
-            row = await (await conn.execute("SELECT coalesce(max(seq), 0) FROM events")).fetchone()
-        await self._deliver_through(int(row[0]) if row else 0)
-
-    async def _listen(self) -> None:
-        """Deliver other instances' events as their notifications arrive, forever."""
-        delay = 0.1
-        while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self.url,
-                    autocommit=True,
-                    connect_timeout=10,
-                    application_name=f"maestro listener {self._schema}"[:63],
-                )
-                async with conn:
-                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-                    self._listening.set()
-                    delay = 0.1
-                    await self._catch_up()
-                    while True:
-                        async for notice in conn.notifies(timeout=CATCH_UP_SECONDS):
-                            await self._deliver_through(int(notice.payload))
-                        await conn.execute("SELECT 1")  # is this connection still alive?
-                        await self._catch_up()
-            except Exception as error:  # whatever it was, keep delivering events
-                log.warning("event listener: %s; reconnecting in %.1fs", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        return self.fan_out.recent_events()
