@@ -1,4 +1,4 @@
-"""Assertions and waits shared by the API tests."""
+"""Assertions, waits and entity makers shared by the API tests."""
 
 from __future__ import annotations
 
@@ -57,3 +57,31 @@ def wait_for_files(data_dir: Path, timeout: float = 10.0) -> None:
             pass  # removed by the checkpoint as we looked
         time.sleep(0.01)
     raise AssertionError(f"the files under {data_dir} did not catch up in {timeout}s")
+
+
+def created(response: httpx.Response, status: int = 201) -> dict[str, Any]:
+    """The body of a response that must have created something (asserts the status,
+    showing the body if not)."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def make_project(api: httpx.Client, **fields: Any) -> dict[str, Any]:
+    """A new project named "Project"; ``fields`` override or add to the body."""
+    return created(api.post("/api/projects", json={"name": "Project", **fields}))
+
+
+def make_task(api: httpx.Client, project_id: str, **fields: Any) -> dict[str, Any]:
+    """A new task titled "Task" in the project; ``fields`` override or add to the body."""
+    return created(
+        api.post("/api/tasks", json={"projectId": project_id, "title": "Task", **fields})
+    )
+
+
+def make_session(
+    api: httpx.Client, project_id: str, task_ids: list[str], **fields: Any
+) -> dict[str, Any]:
+    """A new session in the project linked to ``task_ids``; ``fields`` add to the body."""
+    body = {"projectId": project_id, "taskIds": task_ids, **fields}
+    return created(api.post("/api/sessions", json=body))

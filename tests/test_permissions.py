@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import RunningServer, StoreBackend
 from tests.e2e.wsclient import EventStream
-from tests.helpers import assert_error
+from tests.helpers import assert_error, make_project
 
 DEFAULT_POLICY = {
     "mode": "acceptEdits",
@@ -31,13 +31,6 @@ DEFAULT_POLICY = {
     "deny": ["Bash(git push:*)", "Bash(sudo:*)"],
 }
 STRICT = {"mode": "default", "allow": ["Read", "Bash(npm test:*)"], "deny": ["WebFetch"]}
-
-
-def make_project(api: httpx.Client, **fields: Any) -> dict[str, Any]:
-    response = api.post("/api/projects", json={"name": "Guarded", **fields})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 def get_project(api: httpx.Client, project_id: str) -> dict[str, Any]:

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 
 from tests.conftest import RunningServer
-from tests.helpers import assert_error
+from tests.helpers import assert_error, make_project, make_task
 
 ID_RE = re.compile(r"^proj_\d{13}_[a-z0-9]+$")
-
-
-def make_project(api: httpx.Client, **fields: Any) -> dict[str, Any]:
-    response = api.post("/api/projects", json={"name": "Project", **fields})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-def make_task(api: httpx.Client, project_id: str) -> dict[str, Any]:
-    response = api.post("/api/tasks", json={"projectId": project_id, "title": "A task"})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 # -- create ---------------------------------------------------------------------

@@ -11,31 +11,10 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import SESSION_FIELDS, assert_error
+from tests.helpers import SESSION_FIELDS, assert_error, make_project, make_session, make_task
 
 SESSION_ID_RE = re.compile(r"^sess_\d{13}_[a-z0-9]+$")
 EVENT_ID_RE = re.compile(r"^evt_\d{13}_[a-z0-9]+$")
-
-
-def make_project(api: httpx.Client) -> str:
-    response = api.post("/api/projects", json={"name": "Sessions test"})
-    assert response.status_code == 201, response.text
-    project_id: str = response.json()["id"]
-    return project_id
-
-
-def make_task(api: httpx.Client, project_id: str, title: str = "Task") -> dict[str, Any]:
-    response = api.post("/api/tasks", json={"projectId": project_id, "title": title})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-def make_session(api: httpx.Client, project_id: str, task_ids: list[str], **fields: Any) -> Any:
-    body = {"projectId": project_id, "taskIds": task_ids, **fields}
-    response = api.post("/api/sessions", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def get_task(api: httpx.Client, task_id: str) -> Any:
@@ -76,8 +55,8 @@ def link_events(task: dict[str, Any], session_id: str) -> list[str]:
 
 
 def project_with_tasks(api: httpx.Client, count: int) -> tuple[str, list[dict[str, Any]]]:
-    project_id = make_project(api)
-    return project_id, [make_task(api, project_id, f"Task {n}") for n in range(count)]
+    project_id = make_project(api)["id"]
+    return project_id, [make_task(api, project_id, title=f"Task {n}") for n in range(count)]
 
 
 # -- create ---------------------------------------------------------------------
@@ -111,7 +90,7 @@ def test_a_created_session_can_be_read_back(api: httpx.Client) -> None:
 
 
 def test_a_session_keeps_the_fields_given_on_create(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     session = make_session(
         api,
         project_id,
@@ -134,13 +113,13 @@ def test_a_session_keeps_the_fields_given_on_create(api: httpx.Client) -> None:
 
 
 def test_a_session_may_start_with_no_tasks(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     assert session["taskIds"] == []
     assert isinstance(session["name"], str) and session["name"]
 
 
 def test_a_session_without_task_ids_is_refused(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     response = api.post("/api/sessions", json={"projectId": project_id, "name": "Nameless"})
     body = assert_error(response, 400, "VALIDATION_ERROR", "taskIds is required")
     assert body["details"] == {"field": "taskIds"}
@@ -148,20 +127,20 @@ def test_a_session_without_task_ids_is_refused(api: httpx.Client) -> None:
 
 
 def test_hostname_and_platform_default_to_the_servers(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     assert session["hostname"] == socket.gethostname()
     assert session["platform"] == sys.platform
 
 
 def test_the_name_defaults_to_the_first_tasks_title(api: httpx.Client) -> None:
-    project_id = make_project(api)
-    task = make_task(api, project_id, "Fix login")
+    project_id = make_project(api)["id"]
+    task = make_task(api, project_id, title="Fix login")
     assert make_session(api, project_id, [task["id"]])["name"] == "Fix login"
 
 
 def test_the_default_name_counts_the_other_tasks(api: httpx.Client) -> None:
-    project_id = make_project(api)
-    ids = [make_task(api, project_id, title)["id"] for title in ("Fix login", "B", "C")]
+    project_id = make_project(api)["id"]
+    ids = [make_task(api, project_id, title=title)["id"] for title in ("Fix login", "B", "C")]
     assert make_session(api, project_id, ids)["name"] == "Fix login (+2 more)"
 
 
@@ -204,7 +183,7 @@ def test_creating_a_session_appends_session_started_to_each_task(api: httpx.Clie
 
 
 def test_a_client_may_choose_the_session_id(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     chosen = f"mine-{project_id}"
     session = make_session(api, project_id, [], id=chosen)
     assert session["id"] == chosen
@@ -212,7 +191,7 @@ def test_a_client_may_choose_the_session_id(api: httpx.Client) -> None:
 
 
 def test_a_duplicate_session_id_is_409(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     chosen = f"dup-{project_id}"
     make_session(api, project_id, [], id=chosen, name="original")
     response = api.post(
@@ -224,7 +203,7 @@ def test_a_duplicate_session_id_is_409(api: httpx.Client) -> None:
 
 
 def test_a_session_id_that_could_address_a_path_is_refused(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     for bad in ("../../etc/passwd", "..", ".", "a/b", "", "x" * 129, "-lead"):
         response = api.post(
             "/api/sessions", json={"projectId": project_id, "taskIds": [], "id": bad}
@@ -256,7 +235,7 @@ def test_a_session_with_an_unknown_task_is_404_and_creates_nothing(api: httpx.Cl
 
 def test_a_session_with_a_task_of_another_project_is_refused(api: httpx.Client) -> None:
     _, (foreign,) = project_with_tasks(api, 1)
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     response = api.post("/api/sessions", json={"projectId": project_id, "taskIds": [foreign["id"]]})
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("taskIds ")
@@ -264,20 +243,25 @@ def test_a_session_with_a_task_of_another_project_is_refused(api: httpx.Client) 
 
 
 def test_a_malformed_task_id_on_create_is_refused(api: httpx.Client) -> None:
-    response = api.post("/api/sessions", json={"projectId": make_project(api), "taskIds": ["../x"]})
+    response = api.post(
+        "/api/sessions", json={"projectId": make_project(api)["id"], "taskIds": ["../x"]}
+    )
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("taskIds ")
 
 
 def test_task_ids_that_are_not_a_list_are_refused(api: httpx.Client) -> None:
-    response = api.post("/api/sessions", json={"projectId": make_project(api), "taskIds": "t1"})
+    response = api.post(
+        "/api/sessions", json={"projectId": make_project(api)["id"], "taskIds": "t1"}
+    )
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("taskIds must be")
 
 
 def test_a_session_with_an_unknown_status_is_refused(api: httpx.Client) -> None:
     response = api.post(
-        "/api/sessions", json={"projectId": make_project(api), "taskIds": [], "status": "idle"}
+        "/api/sessions",
+        json={"projectId": make_project(api)["id"], "taskIds": [], "status": "idle"},
     )
     assert_error(
         response,
@@ -289,14 +273,14 @@ def test_a_session_with_an_unknown_status_is_refused(api: httpx.Client) -> None:
 
 def test_env_values_must_be_strings(api: httpx.Client) -> None:
     response = api.post(
-        "/api/sessions", json={"projectId": make_project(api), "taskIds": [], "env": {"A": 1}}
+        "/api/sessions", json={"projectId": make_project(api)["id"], "taskIds": [], "env": {"A": 1}}
     )
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("env")
 
 
 def test_a_session_created_completed_has_completed_at(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [], status="completed")
+    session = make_session(api, make_project(api)["id"], [], status="completed")
     assert session["completedAt"] == session["startedAt"]
 
 
@@ -315,17 +299,17 @@ def test_a_malformed_session_id_in_the_path_is_400(api: httpx.Client) -> None:
 
 
 def test_sessions_of_a_project_are_listed_oldest_first(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     # Enough creations that several fall in one millisecond.
     made = [make_session(api, project_id, []) for _ in range(30)]
-    make_session(api, make_project(api), [])
+    make_session(api, make_project(api)["id"], [])
     assert list_sessions(api, projectId=project_id) == [session["id"] for session in made]
     stamps = [session["startedAt"] for session in made]
     assert stamps == sorted(set(stamps))
 
 
 def test_the_listing_holds_full_sessions(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     session = make_session(api, project_id, [])
     assert api.get("/api/sessions", params={"projectId": project_id}).json() == [session]
 
@@ -338,14 +322,14 @@ def test_sessions_can_be_filtered_by_task(api: httpx.Client) -> None:
 
 
 def test_sessions_can_be_filtered_by_status(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     make_session(api, project_id, [])
     failed = make_session(api, project_id, [], status="failed")
     assert list_sessions(api, projectId=project_id, status="failed") == [failed["id"]]
 
 
 def test_active_true_drops_completed_and_failed_sessions(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     running = make_session(api, project_id, [], status="running")
     spawning = make_session(api, project_id, [], status="spawning")
     make_session(api, project_id, [], status="completed")
@@ -390,7 +374,7 @@ def test_a_malformed_task_filter_is_400(api: httpx.Client) -> None:
 
 
 def test_patch_changes_name_and_agent(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     updated = patch_session(api, session["id"], name="Renamed", agentId="codex")
     assert updated["name"] == "Renamed"
     assert updated["agentId"] == "codex"
@@ -399,12 +383,12 @@ def test_patch_changes_name_and_agent(api: httpx.Client) -> None:
 
 
 def test_patch_can_clear_the_agent(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [], agentId="claude")
+    session = make_session(api, make_project(api)["id"], [], agentId="claude")
     assert patch_session(api, session["id"], agentId=None)["agentId"] is None
 
 
 def test_completing_a_session_sets_completed_at(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     updated = patch_session(api, session["id"], status="completed")
     assert updated["status"] == "completed"
     assert updated["completedAt"] is not None
@@ -412,23 +396,23 @@ def test_completing_a_session_sets_completed_at(api: httpx.Client) -> None:
 
 
 def test_a_failed_session_has_completed_at(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     assert patch_session(api, session["id"], status="failed")["completedAt"] is not None
 
 
 def test_a_session_back_to_running_clears_completed_at(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     patch_session(api, session["id"], status="failed")
     assert patch_session(api, session["id"], status="running")["completedAt"] is None
 
 
 def test_a_session_back_to_spawning_clears_completed_at(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [], status="completed")
+    session = make_session(api, make_project(api)["id"], [], status="completed")
     assert patch_session(api, session["id"], status="spawning")["completedAt"] is None
 
 
 def test_patch_refuses_an_unknown_status(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     response = api.patch(f"/api/sessions/{session['id']}", json={"status": "done"})
     assert_error(
         response,
@@ -439,21 +423,21 @@ def test_patch_refuses_an_unknown_status(api: httpx.Client) -> None:
 
 
 def test_patch_merges_env_instead_of_replacing_it(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [], env={"A": "1", "B": "2"})
+    session = make_session(api, make_project(api)["id"], [], env={"A": "1", "B": "2"})
     updated = patch_session(api, session["id"], env={"B": "two", "C": "3"})
     assert updated["env"] == {"A": "1", "B": "two", "C": "3"}
 
 
 def test_patch_merges_metadata_shallowly(api: httpx.Client) -> None:
     session = make_session(
-        api, make_project(api), [], metadata={"keep": 1, "nested": {"a": 1, "b": 2}}
+        api, make_project(api)["id"], [], metadata={"keep": 1, "nested": {"a": 1, "b": 2}}
     )
     updated = patch_session(api, session["id"], metadata={"nested": {"c": 3}, "new": True})
     assert updated["metadata"] == {"keep": 1, "nested": {"c": 3}, "new": True}
 
 
 def test_patch_appends_events_with_ids_and_timestamps(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     updated = patch_session(
         api,
         session["id"],
@@ -469,7 +453,7 @@ def test_patch_appends_events_with_ids_and_timestamps(api: httpx.Client) -> None
 
 
 def test_session_events_are_appended_not_replaced(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     once = patch_session(api, session["id"], events=[{"type": "one"}])
     twice = patch_session(api, session["id"], events=[{"type": "two"}])
     assert twice["events"][0] == once["events"][0]
@@ -477,14 +461,14 @@ def test_session_events_are_appended_not_replaced(api: httpx.Client) -> None:
 
 
 def test_a_session_event_without_type_is_refused(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     response = api.patch(f"/api/sessions/{session['id']}", json={"events": [{"data": 1}]})
     assert_error(response, 400, "VALIDATION_ERROR")
     assert get_session(api, session["id"]) == session
 
 
 def test_two_patches_back_to_back_move_last_activity_strictly_forward(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     first = patch_session(api, session["id"], metadata={"n": 1})
     second = patch_session(api, session["id"], metadata={"n": 2})
     assert session["lastActivity"] < first["lastActivity"] < second["lastActivity"]
@@ -496,7 +480,7 @@ def test_patching_an_unknown_session_is_404(api: httpx.Client) -> None:
 
 
 def test_patch_without_a_json_content_type_is_415(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     response = api.patch(
         f"/api/sessions/{session['id']}", content=b"<x/>", headers={"Content-Type": "text/xml"}
     )
@@ -558,7 +542,7 @@ def test_patching_task_ids_with_an_unknown_task_changes_nothing(api: httpx.Clien
 
 def test_patching_task_ids_with_a_task_of_another_project_is_refused(api: httpx.Client) -> None:
     _, (foreign,) = project_with_tasks(api, 1)
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     response = api.patch(f"/api/sessions/{session['id']}", json={"taskIds": [foreign["id"]]})
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("taskIds ")
@@ -612,7 +596,7 @@ def test_patching_a_tasks_session_ids_with_an_unknown_session_changes_nothing(
 def test_patching_a_tasks_session_ids_with_a_session_of_another_project_is_refused(
     api: httpx.Client,
 ) -> None:
-    foreign = make_session(api, make_project(api), [])
+    foreign = make_session(api, make_project(api)["id"], [])
     _, (task,) = project_with_tasks(api, 1)
     response = api.patch(f"/api/tasks/{task['id']}", json={"sessionIds": [foreign["id"]]})
     body = assert_error(response, 400, "VALIDATION_ERROR")
@@ -651,7 +635,7 @@ def test_linking_twice_changes_nothing(api: httpx.Client) -> None:
 
 
 def test_linking_an_unknown_task_is_404(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     response = api.post(f"/api/sessions/{session['id']}/tasks/task_0_missing")
     assert_error(response, 404, "TASK_NOT_FOUND")
     assert get_session(api, session["id"]) == session
@@ -666,7 +650,7 @@ def test_linking_to_an_unknown_session_is_404(api: httpx.Client) -> None:
 
 def test_linking_a_task_of_another_project_is_refused(api: httpx.Client) -> None:
     _, (foreign,) = project_with_tasks(api, 1)
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     response = api.post(f"/api/sessions/{session['id']}/tasks/{foreign['id']}")
     assert_error(response, 400, "VALIDATION_ERROR")
     assert get_task(api, foreign["id"])["sessionIds"] == []
@@ -674,7 +658,7 @@ def test_linking_a_task_of_another_project_is_refused(api: httpx.Client) -> None
 
 
 def test_linking_with_a_malformed_task_id_is_400(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     response = api.post(f"/api/sessions/{session['id']}/tasks/-x")
     assert_error(response, 400, "VALIDATION_ERROR")
 
@@ -745,7 +729,7 @@ def test_unlinking_twice_changes_nothing_the_second_time(api: httpx.Client) -> N
 
 
 def test_unlinking_an_unknown_task_is_404(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     response = api.delete(f"/api/sessions/{session['id']}/tasks/task_0_missing")
     assert_error(response, 404, "TASK_NOT_FOUND")
 
@@ -760,14 +744,14 @@ def test_unlinking_from_an_unknown_session_is_404(api: httpx.Client) -> None:
 
 
 def test_deleting_a_session_answers_success_and_id(api: httpx.Client) -> None:
-    session = make_session(api, make_project(api), [])
+    session = make_session(api, make_project(api)["id"], [])
     response = api.delete(f"/api/sessions/{session['id']}")
     assert response.status_code == 200
     assert response.json() == {"success": True, "id": session["id"]}
 
 
 def test_a_deleted_session_is_gone(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     session = make_session(api, project_id, [])
     api.delete(f"/api/sessions/{session['id']}")
     assert_error(api.get(f"/api/sessions/{session['id']}"), 404, "SESSION_NOT_FOUND")
@@ -800,7 +784,7 @@ def test_deleting_an_unknown_session_is_404(api: httpx.Client) -> None:
 
 
 def test_a_deleted_sessions_id_may_be_used_again(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     chosen = f"again-{project_id}"
     make_session(api, project_id, [], id=chosen)
     api.delete(f"/api/sessions/{chosen}")

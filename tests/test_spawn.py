@@ -9,21 +9,12 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer
-from tests.helpers import SESSION_FIELDS, assert_error
+from tests.helpers import SESSION_FIELDS, assert_error, make_project, make_task
 
 
-def make_project(api: httpx.Client) -> str:
-    response = api.post("/api/projects", json={"name": "Spawn test", "workingDir": "/tmp"})
-    assert response.status_code == 201, response.text
-    project_id: str = response.json()["id"]
-    return project_id
-
-
-def make_task(api: httpx.Client, project_id: str, title: str = "Task") -> dict[str, Any]:
-    response = api.post("/api/tasks", json={"projectId": project_id, "title": title})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
+def make_spawn_project(api: httpx.Client) -> dict[str, Any]:
+    """A project with a working dir for its agents to run in."""
+    return make_project(api, workingDir="/tmp")
 
 
 def spawn(api: httpx.Client, **body: Any) -> httpx.Response:
@@ -37,8 +28,8 @@ def spawned(api: httpx.Client, **body: Any) -> Any:
 
 
 def project_with_tasks(api: httpx.Client, count: int) -> tuple[str, list[str]]:
-    project_id = make_project(api)
-    return project_id, [make_task(api, project_id, f"Task {n}")["id"] for n in range(count)]
+    project_id = make_spawn_project(api)["id"]
+    return project_id, [make_task(api, project_id, title=f"Task {n}")["id"] for n in range(count)]
 
 
 def sessions_of(api: httpx.Client, project_id: str) -> list[Any]:
@@ -97,17 +88,17 @@ def test_an_unknown_project_is_checked_before_task_ids(api: httpx.Client) -> Non
 def test_task_ids_that_are_not_a_non_empty_list_of_ids_are_invalid(
     api: httpx.Client, task_ids: Any
 ) -> None:
-    response = spawn(api, projectId=make_project(api), taskIds=task_ids)
+    response = spawn(api, projectId=make_spawn_project(api)["id"], taskIds=task_ids)
     assert_error(response, 400, "invalid_task_ids", "taskIds must be a non-empty list of task ids")
 
 
 def test_missing_task_ids_are_invalid(api: httpx.Client) -> None:
-    response = spawn(api, projectId=make_project(api))
+    response = spawn(api, projectId=make_spawn_project(api)["id"])
     assert_error(response, 400, "invalid_task_ids", "taskIds must be a non-empty list of task ids")
 
 
 def test_an_unknown_task_is_task_not_found(api: httpx.Client) -> None:
-    response = spawn(api, projectId=make_project(api), taskIds=["task_0_missing"])
+    response = spawn(api, projectId=make_spawn_project(api)["id"], taskIds=["task_0_missing"])
     assert_error(response, 404, "task_not_found")
 
 
@@ -122,7 +113,7 @@ def test_one_unknown_task_among_several_creates_nothing(api: httpx.Client) -> No
 
 def test_a_task_of_another_project_is_refused(api: httpx.Client) -> None:
     _, (foreign,) = project_with_tasks(api, 1)
-    project_id = make_project(api)
+    project_id = make_spawn_project(api)["id"]
     response = spawn(api, projectId=project_id, taskIds=[foreign])
     assert_error(response, 400, "invalid_task_ids")
     assert sessions_of(api, project_id) == []
@@ -328,9 +319,9 @@ def test_a_spawn_uses_the_session_name_given(api: httpx.Client) -> None:
 
 
 def test_a_spawn_names_the_session_after_its_tasks_by_default(api: httpx.Client) -> None:
-    project_id = make_project(api)
-    first = make_task(api, project_id, "Build the API")["id"]
-    second = make_task(api, project_id, "Other")["id"]
+    project_id = make_spawn_project(api)["id"]
+    first = make_task(api, project_id, title="Build the API")["id"]
+    second = make_task(api, project_id, title="Other")["id"]
     assert spawned(api, projectId=project_id, taskIds=[first])["name"] == "Build the API"
     assert (
         spawned(api, projectId=project_id, taskIds=[first, second])["name"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import assert_error
+from tests.helpers import assert_error, make_project, make_task
 
 SUBTASK_ID_RE = re.compile(r"^sub_\d{13}_[a-z0-9]+$")
 SUBTASK_FIELDS = {
@@ -23,12 +23,9 @@ SUBTASK_FIELDS = {
 }
 
 
-def make_task(api: httpx.Client) -> dict[str, Any]:
-    project = api.post("/api/projects", json={"name": "Subtasks test"}).json()
-    response = api.post("/api/tasks", json={"projectId": project["id"], "title": "Parent"})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
+def make_parent_task(api: httpx.Client) -> dict[str, Any]:
+    """A task, in a project of its own, to give subtasks to."""
+    return make_task(api, make_project(api)["id"], title="Parent")
 
 
 def add_subtask(api: httpx.Client, task_id: str, title: str = "Step", **fields: Any) -> Any:
@@ -55,7 +52,7 @@ def titles_in_order(api: httpx.Client, task_id: str) -> list[tuple[int, str]]:
 
 
 def with_steps(api: httpx.Client, *titles: str) -> tuple[str, list[dict[str, Any]]]:
-    task = make_task(api)
+    task = make_parent_task(api)
     return task["id"], [add_subtask(api, task["id"], title) for title in titles]
 
 
@@ -63,7 +60,7 @@ def with_steps(api: httpx.Client, *titles: str) -> tuple[str, list[dict[str, Any
 
 
 def test_creating_a_subtask_answers_201_with_the_subtask(api: httpx.Client) -> None:
-    task = make_task(api)
+    task = make_parent_task(api)
     response = api.post(
         f"/api/tasks/{task['id']}/subtasks", json={"title": "Write tests", "description": "all"}
     )
@@ -81,7 +78,7 @@ def test_creating_a_subtask_answers_201_with_the_subtask(api: httpx.Client) -> N
 
 
 def test_a_subtask_description_defaults_to_empty(api: httpx.Client) -> None:
-    task = make_task(api)
+    task = make_parent_task(api)
     assert add_subtask(api, task["id"])["description"] == ""
 
 
@@ -91,7 +88,7 @@ def test_new_subtasks_are_appended_in_order(api: httpx.Client) -> None:
 
 
 def test_a_subtask_shows_in_its_task(api: httpx.Client) -> None:
-    task = make_task(api)
+    task = make_parent_task(api)
     subtask = add_subtask(api, task["id"])
     after = api.get(f"/api/tasks/{task['id']}").json()
     assert after["subtasks"] == [subtask]
@@ -99,18 +96,18 @@ def test_a_subtask_shows_in_its_task(api: httpx.Client) -> None:
 
 
 def test_a_subtask_title_is_stored_trimmed(api: httpx.Client) -> None:
-    task = make_task(api)
+    task = make_parent_task(api)
     assert add_subtask(api, task["id"], "  Tidy up ")["title"] == "Tidy up"
 
 
 def test_a_subtask_without_title_is_refused(api: httpx.Client) -> None:
-    task = make_task(api)
+    task = make_parent_task(api)
     response = api.post(f"/api/tasks/{task['id']}/subtasks", json={"description": "no title"})
     assert_error(response, 400, "VALIDATION_ERROR", "title is required")
 
 
 def test_a_subtask_with_a_blank_title_is_refused(api: httpx.Client) -> None:
-    task = make_task(api)
+    task = make_parent_task(api)
     response = api.post(f"/api/tasks/{task['id']}/subtasks", json={"title": " \t "})
     assert_error(response, 400, "VALIDATION_ERROR", "title is required")
     assert subtasks(api, task["id"]) == []
@@ -122,7 +119,7 @@ def test_a_subtask_on_an_unknown_task_is_404(api: httpx.Client) -> None:
 
 
 def test_a_subtask_body_that_is_not_json_is_415(api: httpx.Client) -> None:
-    task = make_task(api)
+    task = make_parent_task(api)
     response = api.post(
         f"/api/tasks/{task['id']}/subtasks",
         content=b"title=x",
@@ -135,7 +132,7 @@ def test_a_subtask_body_that_is_not_json_is_415(api: httpx.Client) -> None:
 
 
 def test_a_new_task_has_no_subtasks(api: httpx.Client) -> None:
-    assert subtasks(api, make_task(api)["id"]) == []
+    assert subtasks(api, make_parent_task(api)["id"]) == []
 
 
 def test_listing_subtasks_of_an_unknown_task_is_404(api: httpx.Client) -> None:
@@ -207,14 +204,14 @@ def test_a_subtask_change_moves_its_tasks_updated_at_forward(api: httpx.Client) 
 
 
 def test_patching_an_unknown_subtask_is_404(api: httpx.Client) -> None:
-    task = make_task(api)
+    task = make_parent_task(api)
     response = api.patch(f"/api/tasks/{task['id']}/subtasks/sub_0_missing", json={"title": "x"})
     assert_error(response, 404, "SUBTASK_NOT_FOUND")
 
 
 def test_patching_a_subtask_through_another_task_is_404(api: httpx.Client) -> None:
     _, (step,) = with_steps(api, "x")
-    other = make_task(api)
+    other = make_parent_task(api)
     response = api.patch(f"/api/tasks/{other['id']}/subtasks/{step['id']}", json={"title": "y"})
     assert_error(response, 404, "SUBTASK_NOT_FOUND")
 
@@ -305,7 +302,7 @@ def test_deleting_a_subtask_moves_its_tasks_updated_at_forward(api: httpx.Client
 
 
 def test_deleting_an_unknown_subtask_is_404(api: httpx.Client) -> None:
-    task = make_task(api)
+    task = make_parent_task(api)
     response = api.delete(f"/api/tasks/{task['id']}/subtasks/sub_0_missing")
     assert_error(response, 404, "SUBTASK_NOT_FOUND")
 
@@ -318,6 +315,6 @@ def test_deleting_a_subtask_twice_is_404_the_second_time(api: httpx.Client) -> N
 
 
 def test_a_malformed_subtask_id_is_400(api: httpx.Client) -> None:
-    task = make_task(api)
+    task = make_parent_task(api)
     response = api.delete(f"/api/tasks/{task['id']}/subtasks/-bad")
     assert_error(response, 400, "VALIDATION_ERROR")

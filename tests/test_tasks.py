@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import assert_error
+from tests.helpers import assert_error, make_project, make_session, make_task
 
 TASK_ID_RE = re.compile(r"^task_\d{13}_[a-z0-9]+$")
 EVENT_ID_RE = re.compile(r"^evt_\d{13}_[a-z0-9]+$")
@@ -34,27 +34,6 @@ TASK_FIELDS = {
     "startedAt",
     "completedAt",
 }
-
-
-def make_project(api: httpx.Client) -> str:
-    response = api.post("/api/projects", json={"name": "Tasks test"})
-    assert response.status_code == 201, response.text
-    project_id: str = response.json()["id"]
-    return project_id
-
-
-def make_task(api: httpx.Client, project_id: str, **fields: Any) -> dict[str, Any]:
-    response = api.post("/api/tasks", json={"projectId": project_id, "title": "Task", **fields})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-def make_session(api: httpx.Client, project_id: str, task_ids: list[str]) -> dict[str, Any]:
-    response = api.post("/api/sessions", json={"projectId": project_id, "taskIds": task_ids})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 def get_task(api: httpx.Client, task_id: str) -> dict[str, Any]:
@@ -85,7 +64,7 @@ def event_types(task: dict[str, Any]) -> list[str]:
 
 
 def test_creating_a_task_answers_201_with_every_field_and_its_defaults(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     response = api.post("/api/tasks", json={"projectId": project_id, "title": "Write docs"})
     assert response.status_code == 201
     task = response.json()
@@ -106,7 +85,7 @@ def test_creating_a_task_answers_201_with_every_field_and_its_defaults(api: http
 
 
 def test_a_new_task_timeline_holds_exactly_one_created_event(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     (event,) = task["timeline"]
     assert event["type"] == "created"
     assert EVENT_ID_RE.match(event["id"])
@@ -116,7 +95,7 @@ def test_a_new_task_timeline_holds_exactly_one_created_event(api: httpx.Client) 
 def test_a_task_keeps_every_optional_field_given_on_create(api: httpx.Client) -> None:
     task = make_task(
         api,
-        make_project(api),
+        make_project(api)["id"],
         description="Long text",
         initialPrompt="Do it well",
         priority="high",
@@ -131,21 +110,21 @@ def test_a_task_keeps_every_optional_field_given_on_create(api: httpx.Client) ->
 
 
 def test_a_created_task_can_be_read_back_with_subtasks_and_timeline(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     assert get_task(api, task["id"]) == task
 
 
 def test_task_title_is_stored_trimmed(api: httpx.Client) -> None:
-    assert make_task(api, make_project(api), title="  Fix bug\t")["title"] == "Fix bug"
+    assert make_task(api, make_project(api)["id"], title="  Fix bug\t")["title"] == "Fix bug"
 
 
 def test_task_without_title_is_refused(api: httpx.Client) -> None:
-    response = api.post("/api/tasks", json={"projectId": make_project(api)})
+    response = api.post("/api/tasks", json={"projectId": make_project(api)["id"]})
     assert_error(response, 400, "VALIDATION_ERROR", "title is required")
 
 
 def test_task_with_blank_title_is_refused(api: httpx.Client) -> None:
-    response = api.post("/api/tasks", json={"projectId": make_project(api), "title": "  "})
+    response = api.post("/api/tasks", json={"projectId": make_project(api)["id"], "title": "  "})
     assert_error(response, 400, "VALIDATION_ERROR", "title is required")
 
 
@@ -167,14 +146,15 @@ def test_task_with_a_malformed_project_id_is_400(api: httpx.Client) -> None:
 
 def test_task_with_an_unknown_priority_is_refused(api: httpx.Client) -> None:
     response = api.post(
-        "/api/tasks", json={"projectId": make_project(api), "title": "x", "priority": "urgent"}
+        "/api/tasks",
+        json={"projectId": make_project(api)["id"], "title": "x", "priority": "urgent"},
     )
     assert_error(response, 400, "VALIDATION_ERROR", "priority must be one of low, medium, high")
 
 
 def test_task_with_an_unknown_status_is_refused(api: httpx.Client) -> None:
     response = api.post(
-        "/api/tasks", json={"projectId": make_project(api), "title": "x", "status": "done"}
+        "/api/tasks", json={"projectId": make_project(api)["id"], "title": "x", "status": "done"}
     )
     assert_error(
         response,
@@ -185,24 +165,24 @@ def test_task_with_an_unknown_status_is_refused(api: httpx.Client) -> None:
 
 
 def test_task_with_a_title_of_the_wrong_type_is_refused(api: httpx.Client) -> None:
-    response = api.post("/api/tasks", json={"projectId": make_project(api), "title": 7})
+    response = api.post("/api/tasks", json={"projectId": make_project(api)["id"], "title": 7})
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("title must be")
 
 
 def test_a_task_created_in_progress_has_started_at(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api), status="in_progress")
+    task = make_task(api, make_project(api)["id"], status="in_progress")
     assert task["startedAt"] == task["createdAt"]
     assert task["completedAt"] is None
 
 
 def test_a_task_created_completed_has_completed_at(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api), status="completed")
+    task = make_task(api, make_project(api)["id"], status="completed")
     assert task["completedAt"] == task["createdAt"]
 
 
 def test_a_task_can_be_created_under_a_parent(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     parent = make_task(api, project_id)
     child = make_task(api, project_id, parentId=parent["id"])
     assert child["parentId"] == parent["id"]
@@ -211,14 +191,14 @@ def test_a_task_can_be_created_under_a_parent(api: httpx.Client) -> None:
 def test_a_task_under_an_unknown_parent_is_404(api: httpx.Client) -> None:
     response = api.post(
         "/api/tasks",
-        json={"projectId": make_project(api), "title": "x", "parentId": "task_0_missing"},
+        json={"projectId": make_project(api)["id"], "title": "x", "parentId": "task_0_missing"},
     )
     assert_error(response, 404, "TASK_NOT_FOUND")
 
 
 def test_a_task_under_a_parent_of_another_project_is_refused(api: httpx.Client) -> None:
-    foreign = make_task(api, make_project(api))
-    project_id = make_project(api)
+    foreign = make_task(api, make_project(api)["id"])
+    project_id = make_project(api)["id"]
     response = api.post(
         "/api/tasks", json={"projectId": project_id, "title": "x", "parentId": foreign["id"]}
     )
@@ -228,7 +208,7 @@ def test_a_task_under_a_parent_of_another_project_is_refused(api: httpx.Client) 
 
 
 def test_a_task_can_depend_on_tasks_of_its_project(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     first = make_task(api, project_id)
     second = make_task(api, project_id)
     task = make_task(api, project_id, dependencies=[first["id"], second["id"], first["id"]])
@@ -236,10 +216,10 @@ def test_a_task_can_depend_on_tasks_of_its_project(api: httpx.Client) -> None:
 
 
 def test_a_dependency_on_a_task_of_another_project_is_refused(api: httpx.Client) -> None:
-    foreign = make_task(api, make_project(api))
+    foreign = make_task(api, make_project(api)["id"])
     response = api.post(
         "/api/tasks",
-        json={"projectId": make_project(api), "title": "x", "dependencies": [foreign["id"]]},
+        json={"projectId": make_project(api)["id"], "title": "x", "dependencies": [foreign["id"]]},
     )
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("dependencies ")
@@ -248,7 +228,11 @@ def test_a_dependency_on_a_task_of_another_project_is_refused(api: httpx.Client)
 def test_a_dependency_on_an_unknown_task_is_404(api: httpx.Client) -> None:
     response = api.post(
         "/api/tasks",
-        json={"projectId": make_project(api), "title": "x", "dependencies": ["task_0_missing"]},
+        json={
+            "projectId": make_project(api)["id"],
+            "title": "x",
+            "dependencies": ["task_0_missing"],
+        },
     )
     assert_error(response, 404, "TASK_NOT_FOUND")
 
@@ -256,7 +240,7 @@ def test_a_dependency_on_an_unknown_task_is_404(api: httpx.Client) -> None:
 def test_a_malformed_dependency_id_is_refused(api: httpx.Client) -> None:
     response = api.post(
         "/api/tasks",
-        json={"projectId": make_project(api), "title": "x", "dependencies": ["../../etc"]},
+        json={"projectId": make_project(api)["id"], "title": "x", "dependencies": ["../../etc"]},
     )
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("dependencies ")
@@ -277,30 +261,30 @@ def test_a_malformed_task_id_in_the_path_is_400(api: httpx.Client) -> None:
 
 
 def test_tasks_of_a_project_are_listed_oldest_first(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     # Enough creations that several fall in one millisecond.
     made = [make_task(api, project_id, title=f"T{n}") for n in range(30)]
-    make_task(api, make_project(api))
+    make_task(api, make_project(api)["id"])
     assert list_tasks(api, projectId=project_id) == [task["id"] for task in made]
     stamps = [task["createdAt"] for task in made]
     assert stamps == sorted(set(stamps))
 
 
 def test_the_listing_holds_full_tasks(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     task = make_task(api, project_id)
     assert api.get("/api/tasks", params={"projectId": project_id}).json() == [task]
 
 
 def test_without_filters_every_task_is_listed(api: httpx.Client) -> None:
-    first = make_task(api, make_project(api))
-    second = make_task(api, make_project(api))
+    first = make_task(api, make_project(api)["id"])
+    second = make_task(api, make_project(api)["id"])
     listed = list_tasks(api)
     assert listed.index(first["id"]) < listed.index(second["id"])
 
 
 def test_tasks_can_be_filtered_by_status(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     make_task(api, project_id)
     blocked = make_task(api, project_id, status="blocked")
     assert list_tasks(api, projectId=project_id, status="blocked") == [blocked["id"]]
@@ -325,7 +309,7 @@ def test_an_unknown_project_filter_gives_an_empty_list(api: httpx.Client) -> Non
 
 
 def test_tasks_can_be_filtered_by_parent(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     parent = make_task(api, project_id)
     child = make_task(api, project_id, parentId=parent["id"])
     make_task(api, project_id, parentId=child["id"])
@@ -333,7 +317,7 @@ def test_tasks_can_be_filtered_by_parent(api: httpx.Client) -> None:
 
 
 def test_parent_null_lists_only_root_tasks(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     root = make_task(api, project_id)
     other_root = make_task(api, project_id)
     make_task(api, project_id, parentId=root["id"])
@@ -348,7 +332,7 @@ def test_a_malformed_parent_filter_is_400(api: httpx.Client) -> None:
 
 
 def test_tasks_can_be_filtered_by_session(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     linked = make_task(api, project_id)
     make_task(api, project_id)
     session = make_session(api, project_id, [linked["id"]])
@@ -356,7 +340,7 @@ def test_tasks_can_be_filtered_by_session(api: httpx.Client) -> None:
 
 
 def test_task_filters_combine(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     parent = make_task(api, project_id)
     wanted = make_task(api, project_id, parentId=parent["id"], status="in_progress")
     make_task(api, project_id, parentId=parent["id"])
@@ -378,7 +362,7 @@ def test_task_filters_combine(api: httpx.Client) -> None:
 
 
 def test_patch_changes_only_the_fields_given(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api), description="keep", priority="low")
+    task = make_task(api, make_project(api)["id"], description="keep", priority="low")
     updated = patch_task(api, task["id"], title="Renamed", initialPrompt="Go")
     assert updated["title"] == "Renamed"
     assert updated["initialPrompt"] == "Go"
@@ -389,32 +373,32 @@ def test_patch_changes_only_the_fields_given(api: httpx.Client) -> None:
 
 
 def test_patch_replaces_skill_and_agent_ids(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api), skillIds=["a"], agentIds=["x"])
+    task = make_task(api, make_project(api)["id"], skillIds=["a"], agentIds=["x"])
     updated = patch_task(api, task["id"], skillIds=["b", "c"], agentIds=[])
     assert updated["skillIds"] == ["b", "c"]
     assert updated["agentIds"] == []
 
 
 def test_patch_stores_the_title_trimmed(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     assert patch_task(api, task["id"], title=" Tidy ")["title"] == "Tidy"
 
 
 def test_patch_refuses_a_blank_title(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api), title="Keep")
+    task = make_task(api, make_project(api)["id"], title="Keep")
     response = api.patch(f"/api/tasks/{task['id']}", json={"title": ""})
     assert_error(response, 400, "VALIDATION_ERROR", "title is required")
     assert get_task(api, task["id"])["title"] == "Keep"
 
 
 def test_patch_refuses_an_unknown_priority(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.patch(f"/api/tasks/{task['id']}", json={"priority": "urgent"})
     assert_error(response, 400, "VALIDATION_ERROR", "priority must be one of low, medium, high")
 
 
 def test_patch_refuses_an_unknown_status(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.patch(f"/api/tasks/{task['id']}", json={"status": "finished"})
     assert_error(
         response,
@@ -425,7 +409,7 @@ def test_patch_refuses_an_unknown_status(api: httpx.Client) -> None:
 
 
 def test_a_refused_patch_changes_nothing(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.patch(
         f"/api/tasks/{task['id']}", json={"title": "Changed", "dependencies": ["task_0_missing"]}
     )
@@ -439,7 +423,7 @@ def test_patching_an_unknown_task_is_404(api: httpx.Client) -> None:
 
 
 def test_patch_without_a_json_content_type_is_415(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.patch(
         f"/api/tasks/{task['id']}", content=b"title=x", headers={"Content-Type": "text/plain"}
     )
@@ -447,14 +431,14 @@ def test_patch_without_a_json_content_type_is_415(api: httpx.Client) -> None:
 
 
 def test_two_patches_back_to_back_move_updated_at_strictly_forward(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     first = patch_task(api, task["id"], description="one")
     second = patch_task(api, task["id"], description="two")
     assert task["updatedAt"] < first["updatedAt"] < second["updatedAt"]
 
 
 def test_an_empty_patch_still_moves_updated_at_forward(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     assert patch_task(api, task["id"])["updatedAt"] > task["updatedAt"]
 
 
@@ -462,7 +446,7 @@ def test_an_empty_patch_still_moves_updated_at_forward(api: httpx.Client) -> Non
 
 
 def test_a_status_change_appends_a_status_changed_event(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     updated = patch_task(api, task["id"], status="in_progress")
     assert event_types(updated) == ["created", "status_changed"]
     event = updated["timeline"][-1]
@@ -472,7 +456,7 @@ def test_a_status_change_appends_a_status_changed_event(api: httpx.Client) -> No
 
 
 def test_every_status_change_is_recorded_in_order(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     for status in ("in_progress", "blocked", "completed"):
         task = patch_task(api, task["id"], status=status)
     assert [e["message"] for e in task["timeline"] if e["type"] == "status_changed"] == [
@@ -483,13 +467,13 @@ def test_every_status_change_is_recorded_in_order(api: httpx.Client) -> None:
 
 
 def test_setting_the_same_status_appends_no_event(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     updated = patch_task(api, task["id"], status="pending")
     assert event_types(updated) == ["created"]
 
 
 def test_moving_to_in_progress_sets_started_at(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     updated = patch_task(api, task["id"], status="in_progress")
     assert updated["startedAt"] is not None
     assert updated["startedAt"] >= task["createdAt"]
@@ -497,7 +481,7 @@ def test_moving_to_in_progress_sets_started_at(api: httpx.Client) -> None:
 
 
 def test_started_at_is_kept_when_work_resumes(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     started = patch_task(api, task["id"], status="in_progress")["startedAt"]
     patch_task(api, task["id"], status="blocked")
     resumed = patch_task(api, task["id"], status="in_progress")
@@ -505,14 +489,14 @@ def test_started_at_is_kept_when_work_resumes(api: httpx.Client) -> None:
 
 
 def test_moving_to_completed_sets_completed_at(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     updated = patch_task(api, task["id"], status="completed")
     assert updated["completedAt"] is not None
     assert updated["completedAt"] >= task["createdAt"]
 
 
 def test_completed_at_is_kept_when_completed_again(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     completed = patch_task(api, task["id"], status="completed")["completedAt"]
     patch_task(api, task["id"], status="in_progress")
     again = patch_task(api, task["id"], status="completed")
@@ -530,7 +514,7 @@ def test_completed_at_is_kept_when_completed_again(api: httpx.Client) -> None:
     ],
 )
 def test_any_status_may_follow_any_other(api: httpx.Client, before: str, after: str) -> None:
-    task = make_task(api, make_project(api), status=before)
+    task = make_task(api, make_project(api)["id"], status=before)
     updated = patch_task(api, task["id"], status=after)
     assert updated["status"] == after
     assert updated["timeline"][-1]["message"] == f"Status changed from {before} to {after}"
@@ -540,7 +524,7 @@ def test_any_status_may_follow_any_other(api: httpx.Client, before: str, after: 
 
 
 def test_appending_to_the_timeline_answers_the_updated_task(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.post(f"/api/tasks/{task['id']}/timeline", json={"message": "Halfway there"})
     assert response.status_code == 200
     updated = response.json()
@@ -557,7 +541,7 @@ def test_appending_to_the_timeline_answers_the_updated_task(api: httpx.Client) -
 
 
 def test_a_timeline_entry_keeps_its_type_and_session(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     task = make_task(api, project_id)
     session = make_session(api, project_id, [])
     response = api.post(
@@ -570,26 +554,26 @@ def test_a_timeline_entry_keeps_its_type_and_session(api: httpx.Client) -> None:
 
 
 def test_a_timeline_message_is_stored_trimmed(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.post(f"/api/tasks/{task['id']}/timeline", json={"message": "  note \n"})
     assert response.json()["timeline"][-1]["message"] == "note"
 
 
 def test_a_timeline_entry_without_message_is_refused(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.post(f"/api/tasks/{task['id']}/timeline", json={"type": "blocker"})
     assert_error(response, 400, "VALIDATION_ERROR", "message is required")
 
 
 def test_a_timeline_entry_with_a_blank_message_is_refused(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.post(f"/api/tasks/{task['id']}/timeline", json={"message": "   "})
     assert_error(response, 400, "VALIDATION_ERROR", "message is required")
     assert get_task(api, task["id"]) == task
 
 
 def test_a_timeline_entry_of_an_unknown_type_is_refused(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.post(
         f"/api/tasks/{task['id']}/timeline", json={"type": "gossip", "message": "x"}
     )
@@ -603,7 +587,7 @@ def test_a_timeline_entry_of_an_unknown_type_is_refused(api: httpx.Client) -> No
 
 
 def test_a_timeline_entry_with_a_malformed_session_id_is_refused(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.post(
         f"/api/tasks/{task['id']}/timeline", json={"message": "x", "sessionId": "../s"}
     )
@@ -616,7 +600,7 @@ def test_appending_to_an_unknown_tasks_timeline_is_404(api: httpx.Client) -> Non
 
 
 def test_patch_appends_timeline_entries_given_in_the_body(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     updated = patch_task(
         api,
         task["id"],
@@ -632,7 +616,7 @@ def test_patch_appends_timeline_entries_given_in_the_body(api: httpx.Client) -> 
 
 
 def test_the_timeline_is_append_only(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     once = patch_task(api, task["id"], timeline=[{"message": "one"}])
     twice = patch_task(api, task["id"], timeline=[{"message": "two"}])
     assert twice["timeline"][: len(once["timeline"])] == once["timeline"]
@@ -640,14 +624,14 @@ def test_the_timeline_is_append_only(api: httpx.Client) -> None:
 
 
 def test_patch_refuses_a_timeline_entry_without_message(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.patch(f"/api/tasks/{task['id']}", json={"timeline": [{"type": "update"}]})
     assert_error(response, 400, "VALIDATION_ERROR")
     assert get_task(api, task["id"]) == task
 
 
 def test_concurrent_timeline_appends_are_all_kept(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     url = f"{api.base_url}/api/tasks/{task['id']}/timeline"
 
     def append(n: int) -> int:
@@ -669,7 +653,7 @@ def test_concurrent_timeline_appends_are_all_kept(api: httpx.Client) -> None:
 
 
 def test_patch_can_move_a_task_under_a_parent_and_back_to_the_root(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     parent = make_task(api, project_id)
     task = make_task(api, project_id)
     assert patch_task(api, task["id"], parentId=parent["id"])["parentId"] == parent["id"]
@@ -677,14 +661,14 @@ def test_patch_can_move_a_task_under_a_parent_and_back_to_the_root(api: httpx.Cl
 
 
 def test_a_task_cannot_be_its_own_parent(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.patch(f"/api/tasks/{task['id']}", json={"parentId": task["id"]})
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("parentId ")
 
 
 def test_a_task_cannot_move_under_its_own_descendant(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     top = make_task(api, project_id)
     middle = make_task(api, project_id, parentId=top["id"])
     bottom = make_task(api, project_id, parentId=middle["id"])
@@ -695,15 +679,15 @@ def test_a_task_cannot_move_under_its_own_descendant(api: httpx.Client) -> None:
 
 
 def test_a_task_cannot_move_under_a_parent_of_another_project(api: httpx.Client) -> None:
-    foreign = make_task(api, make_project(api))
-    task = make_task(api, make_project(api))
+    foreign = make_task(api, make_project(api)["id"])
+    task = make_task(api, make_project(api)["id"])
     response = api.patch(f"/api/tasks/{task['id']}", json={"parentId": foreign["id"]})
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("parentId ")
 
 
 def test_moving_under_an_unknown_parent_is_404(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.patch(f"/api/tasks/{task['id']}", json={"parentId": "task_0_missing"})
     assert_error(response, 404, "TASK_NOT_FOUND")
 
@@ -712,7 +696,7 @@ def test_moving_under_an_unknown_parent_is_404(api: httpx.Client) -> None:
 
 
 def test_patch_replaces_the_dependencies(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     first = make_task(api, project_id)
     second = make_task(api, project_id)
     task = make_task(api, project_id, dependencies=[first["id"]])
@@ -722,15 +706,15 @@ def test_patch_replaces_the_dependencies(api: httpx.Client) -> None:
 
 
 def test_a_task_cannot_depend_on_itself(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.patch(f"/api/tasks/{task['id']}", json={"dependencies": [task["id"]]})
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("dependencies ")
 
 
 def test_patch_refuses_a_dependency_of_another_project(api: httpx.Client) -> None:
-    foreign = make_task(api, make_project(api))
-    task = make_task(api, make_project(api))
+    foreign = make_task(api, make_project(api)["id"])
+    task = make_task(api, make_project(api)["id"])
     response = api.patch(f"/api/tasks/{task['id']}", json={"dependencies": [foreign["id"]]})
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert body["message"].startswith("dependencies ")
@@ -741,7 +725,7 @@ def test_patch_refuses_a_dependency_of_another_project(api: httpx.Client) -> Non
 
 
 def test_children_lists_direct_children_oldest_first(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     parent = make_task(api, project_id)
     # Made back to back, so several fall in one millisecond.
     children = [make_task(api, project_id, parentId=parent["id"]) for _ in range(20)]
@@ -753,7 +737,7 @@ def test_children_lists_direct_children_oldest_first(api: httpx.Client) -> None:
 
 
 def test_a_task_without_children_has_an_empty_children_list(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.get(f"/api/tasks/{task['id']}/children")
     assert response.status_code == 200
     assert response.json() == []
@@ -767,14 +751,14 @@ def test_children_of_an_unknown_task_is_404(api: httpx.Client) -> None:
 
 
 def test_deleting_a_task_answers_success_and_id(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.delete(f"/api/tasks/{task['id']}")
     assert response.status_code == 200
     assert response.json() == {"success": True, "id": task["id"]}
 
 
 def test_a_deleted_task_is_gone(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     task = make_task(api, project_id)
     api.delete(f"/api/tasks/{task['id']}")
     assert_error(api.get(f"/api/tasks/{task['id']}"), 404, "TASK_NOT_FOUND")
@@ -786,7 +770,7 @@ def test_deleting_an_unknown_task_is_404(api: httpx.Client) -> None:
 
 
 def test_a_task_with_children_cannot_be_deleted_without_cascade(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     parent = make_task(api, project_id)
     child = make_task(api, project_id, parentId=parent["id"])
     response = api.delete(f"/api/tasks/{parent['id']}")
@@ -795,7 +779,7 @@ def test_a_task_with_children_cannot_be_deleted_without_cascade(api: httpx.Clien
 
 
 def test_cascade_false_still_refuses_a_task_with_children(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     parent = make_task(api, project_id)
     make_task(api, project_id, parentId=parent["id"])
     response = api.delete(f"/api/tasks/{parent['id']}", params={"cascade": "false"})
@@ -803,14 +787,14 @@ def test_cascade_false_still_refuses_a_task_with_children(api: httpx.Client) -> 
 
 
 def test_a_malformed_cascade_flag_is_400(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api))
+    task = make_task(api, make_project(api)["id"])
     response = api.delete(f"/api/tasks/{task['id']}", params={"cascade": "maybe"})
     assert_error(response, 400, "VALIDATION_ERROR")
     assert get_task(api, task["id"]) == task
 
 
 def test_cascade_deletes_every_descendant(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     root = make_task(api, project_id)
     child = make_task(api, project_id, parentId=root["id"])
     grandchild = make_task(api, project_id, parentId=child["id"])
@@ -824,7 +808,7 @@ def test_cascade_deletes_every_descendant(api: httpx.Client) -> None:
 
 
 def test_deleting_a_child_leaves_its_parent_without_it(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     parent = make_task(api, project_id)
     child = make_task(api, project_id, parentId=parent["id"])
     api.delete(f"/api/tasks/{child['id']}")
@@ -833,7 +817,7 @@ def test_deleting_a_child_leaves_its_parent_without_it(api: httpx.Client) -> Non
 
 
 def test_deleting_a_task_unlinks_it_from_its_sessions(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     task = make_task(api, project_id)
     kept = make_task(api, project_id)
     session = make_session(api, project_id, [task["id"], kept["id"]])
@@ -845,7 +829,7 @@ def test_deleting_a_task_unlinks_it_from_its_sessions(api: httpx.Client) -> None
 
 
 def test_cascade_unlinks_every_descendant_from_its_sessions(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     root = make_task(api, project_id)
     child = make_task(api, project_id, parentId=root["id"])
     grandchild = make_task(api, project_id, parentId=child["id"])
@@ -858,7 +842,7 @@ def test_cascade_unlinks_every_descendant_from_its_sessions(api: httpx.Client) -
 
 
 def test_deleting_a_task_removes_it_from_other_tasks_dependencies(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     doomed = make_task(api, project_id)
     other = make_task(api, project_id)
     dependent = make_task(api, project_id, dependencies=[doomed["id"], other["id"]])
@@ -869,7 +853,7 @@ def test_deleting_a_task_removes_it_from_other_tasks_dependencies(api: httpx.Cli
 
 
 def test_cascade_removes_descendants_from_other_tasks_dependencies(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     root = make_task(api, project_id)
     child = make_task(api, project_id, parentId=root["id"])
     dependent = make_task(api, project_id, dependencies=[child["id"]])

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import RunningServer
 from tests.e2e.wsclient import EventStream
-from tests.helpers import assert_error
+from tests.helpers import assert_error, make_project, make_session, make_task
 
 ZERO = {
     "inputTokens": 0,
@@ -51,23 +51,12 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
-def make_project(api: httpx.Client) -> str:
-    project_id: str = ok(api.post("/api/projects", json={"name": "Metered"}), 201)["id"]
-    return project_id
-
-
-def make_task(api: httpx.Client, project_id: str, parent: str | None = None) -> str:
-    body = {"projectId": project_id, "title": "Task", "parentId": parent}
-    task_id: str = ok(api.post("/api/tasks", json=body), 201)["id"]
-    return task_id
-
-
-def make_session(api: httpx.Client, project_id: str, task_ids: list[str], **used: Any) -> str:
-    """A session linked to ``task_ids``; with ``used``, it reports that usage."""
-    body = {"projectId": project_id, "taskIds": task_ids}
-    session_id: str = ok(api.post("/api/sessions", json=body), 201)["id"]
-    if used:
-        ok(api.patch(f"/api/sessions/{session_id}", json={"usage": used}))
+def make_metered_session(
+    api: httpx.Client, project_id: str, task_ids: list[str], **used: Any
+) -> str:
+    """The id of a new session linked to ``task_ids`` that has reported ``used``."""
+    session_id: str = make_session(api, project_id, task_ids)["id"]
+    ok(api.patch(f"/api/sessions/{session_id}", json={"usage": used}))
     return session_id
 
 
@@ -77,8 +66,7 @@ def get_session(api: httpx.Client, session_id: str) -> Any:
 
 @pytest.fixture
 def session(api: httpx.Client, project: dict[str, Any], task: dict[str, Any]) -> Any:
-    body = {"projectId": project["id"], "taskIds": [task["id"]]}
-    return ok(api.post("/api/sessions", json=body), 201)
+    return make_session(api, project["id"], [task["id"]])
 
 
 # -- on the session ---------------------------------------------------------------
@@ -144,7 +132,7 @@ def test_session_updated_carries_the_usage(
 def test_usage_survives_a_restart(server_factory: Any) -> None:
     server: RunningServer = server_factory()
     with httpx.Client(base_url=server.url, timeout=10) as api:
-        session_id = make_session(api, make_project(api), [], **FINAL)
+        session_id = make_metered_session(api, make_project(api)["id"], [], **FINAL)
         ok(api.patch(f"/api/sessions/{session_id}", json={"agentSessionId": AGENT_SESSION}))
     server.restart()
     with httpx.Client(base_url=server.url, timeout=10) as api:
@@ -212,12 +200,12 @@ class Tree:
     and an unrelated task ``other`` in the same project."""
 
     def __init__(self, api: httpx.Client) -> None:
-        self.project = make_project(api)
-        self.root = make_task(api, self.project)
-        self.a = make_task(api, self.project, self.root)
-        self.b = make_task(api, self.project, self.root)
-        self.grandchild = make_task(api, self.project, self.a)
-        self.other = make_task(api, self.project)
+        self.project: str = make_project(api)["id"]
+        self.root: str = make_task(api, self.project)["id"]
+        self.a: str = make_task(api, self.project, parentId=self.root)["id"]
+        self.b: str = make_task(api, self.project, parentId=self.root)["id"]
+        self.grandchild: str = make_task(api, self.project, parentId=self.a)["id"]
+        self.other: str = make_task(api, self.project)["id"]
 
 
 @pytest.fixture
@@ -234,17 +222,19 @@ def rollup(api: httpx.Client, path: str) -> Any:
 def test_a_task_rollup_sums_the_sessions_of_the_whole_tree_once_each(
     api: httpx.Client, tree: Tree
 ) -> None:
-    make_session(api, tree.project, [tree.root], inputTokens=100, costUsd=0.5, model="opus")
+    make_metered_session(api, tree.project, [tree.root], inputTokens=100, costUsd=0.5, model="opus")
     # Linked to two tasks of the tree: counted once.
-    make_session(
+    make_metered_session(
         api, tree.project, [tree.a, tree.grandchild], inputTokens=10, turns=3, model="sonnet"
     )
-    make_session(api, tree.project, [tree.grandchild], outputTokens=7, costUsd=0.25)
+    make_metered_session(api, tree.project, [tree.grandchild], outputTokens=7, costUsd=0.25)
     # Linked to the tree and to a task outside it: counted once, in full.
-    make_session(api, tree.project, [tree.other, tree.b], cacheReadTokens=1000, durationMs=60)
+    make_metered_session(
+        api, tree.project, [tree.other, tree.b], cacheReadTokens=1000, durationMs=60
+    )
     make_session(api, tree.project, [tree.b])  # no usage reported: not counted
-    make_session(api, tree.project, [tree.other], inputTokens=99_999)  # outside the tree
-    make_session(api, tree.project, [], inputTokens=99_999)  # linked to no task
+    make_metered_session(api, tree.project, [tree.other], inputTokens=99_999)  # outside the tree
+    make_metered_session(api, tree.project, [], inputTokens=99_999)  # linked to no task
 
     body = rollup(api, f"/api/tasks/{tree.root}/usage")
     assert body == {
@@ -265,9 +255,9 @@ def test_a_task_rollup_sums_the_sessions_of_the_whole_tree_once_each(
 
 
 def test_a_subtree_rollup_covers_only_that_subtree(api: httpx.Client, tree: Tree) -> None:
-    make_session(api, tree.project, [tree.root], inputTokens=100)
-    make_session(api, tree.project, [tree.a, tree.grandchild], inputTokens=10)
-    make_session(api, tree.project, [tree.grandchild], inputTokens=1, model="haiku")
+    make_metered_session(api, tree.project, [tree.root], inputTokens=100)
+    make_metered_session(api, tree.project, [tree.a, tree.grandchild], inputTokens=10)
+    make_metered_session(api, tree.project, [tree.grandchild], inputTokens=1, model="haiku")
     body = rollup(api, f"/api/tasks/{tree.a}/usage")
     assert body["taskIds"] == [tree.a, tree.grandchild]
     assert (body["sessions"], body["usage"]["inputTokens"]) == (2, 11)
@@ -286,8 +276,8 @@ def test_a_task_without_sessions_rolls_up_to_zero(api: httpx.Client, tree: Tree)
 
 
 def test_every_number_is_summed(api: httpx.Client, tree: Tree) -> None:
-    make_session(api, tree.project, [tree.a], **FINAL)
-    make_session(api, tree.project, [tree.b], **FINAL)
+    make_metered_session(api, tree.project, [tree.a], **FINAL)
+    make_metered_session(api, tree.project, [tree.b], **FINAL)
     body = rollup(api, f"/api/tasks/{tree.root}/usage")
     assert body["sessions"] == 2
     for name in NUMBERS:
@@ -297,14 +287,14 @@ def test_every_number_is_summed(api: httpx.Client, tree: Tree) -> None:
 
 def test_costs_keep_their_cents_and_fractions(api: httpx.Client, tree: Tree) -> None:
     for cost in (0.1, 0.2, 0.000015, 1.99):
-        make_session(api, tree.project, [tree.a], costUsd=cost)
+        make_metered_session(api, tree.project, [tree.a], costUsd=cost)
     body = rollup(api, f"/api/tasks/{tree.root}/usage")
     assert body["usage"]["costUsd"] == pytest.approx(2.290015, abs=1e-9)
 
 
 def test_the_rollup_follows_the_links(api: httpx.Client, tree: Tree) -> None:
-    moved = make_session(api, tree.project, [tree.a], inputTokens=40)
-    gone = make_session(api, tree.project, [tree.b], inputTokens=2)
+    moved = make_metered_session(api, tree.project, [tree.a], inputTokens=40)
+    gone = make_metered_session(api, tree.project, [tree.b], inputTokens=2)
     assert rollup(api, f"/api/tasks/{tree.root}/usage")["usage"]["inputTokens"] == 42
     ok(api.patch(f"/api/sessions/{moved}", json={"taskIds": [tree.other]}))
     ok(api.delete(f"/api/sessions/{gone}"))
@@ -313,12 +303,14 @@ def test_the_rollup_follows_the_links(api: httpx.Client, tree: Tree) -> None:
 
 
 def test_a_project_rollup_sums_every_session_of_the_project(api: httpx.Client, tree: Tree) -> None:
-    make_session(api, tree.project, [tree.root, tree.a], inputTokens=100, model="opus")
-    make_session(api, tree.project, [tree.other], outputTokens=5, costUsd=0.5, model="gpt-5")
-    make_session(api, tree.project, [], turns=4)
+    make_metered_session(api, tree.project, [tree.root, tree.a], inputTokens=100, model="opus")
+    make_metered_session(
+        api, tree.project, [tree.other], outputTokens=5, costUsd=0.5, model="gpt-5"
+    )
+    make_metered_session(api, tree.project, [], turns=4)
     make_session(api, tree.project, [tree.b])  # no usage
-    elsewhere = make_project(api)
-    make_session(api, elsewhere, [], inputTokens=99_999)
+    elsewhere = make_project(api)["id"]
+    make_metered_session(api, elsewhere, [], inputTokens=99_999)
 
     body = rollup(api, f"/api/projects/{tree.project}/usage")
     assert body == {
@@ -330,7 +322,7 @@ def test_a_project_rollup_sums_every_session_of_the_project(api: httpx.Client, t
 
 
 def test_a_project_without_usage_rolls_up_to_zero(api: httpx.Client) -> None:
-    project_id = make_project(api)
+    project_id = make_project(api)["id"]
     body = rollup(api, f"/api/projects/{project_id}/usage")
     assert body == {"projectId": project_id, "sessions": 0, "usage": ZERO, "models": []}
 
