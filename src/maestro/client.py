@@ -76,6 +76,13 @@ class ApiError(ClientError):
         self.path = path
 
 
+def api_path(*segments: str) -> str:
+    """``/api/`` and the segments, each percent-encoded whole: an id typed by a
+    user (``a/../b``, ``x?cascade=true``) stays one segment of the path and can
+    never change the route or add a query."""
+    return "/api/" + "/".join(quote(segment, safe="") for segment in segments)
+
+
 def server_url(explicit: str | None = None) -> str:
     return (explicit or os.environ.get("MAESTRO_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/")
 

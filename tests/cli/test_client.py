@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from maestro.cli.errors import exit_code_of
-from maestro.client import ApiError, ClientError, MaestroClient, ServerUnreachable
+from maestro.client import ApiError, ClientError, MaestroClient, ServerUnreachable, api_path
 from tests.conftest import RunningServer, free_port
 
 
@@ -318,3 +318,25 @@ def test_an_url_without_http_is_a_clear_error() -> None:
 def test_a_port_that_is_not_a_number_is_unreachable_not_a_crash() -> None:
     with client("http://127.0.0.1:abc", retries=0) as maestro, pytest.raises(ServerUnreachable):
         maestro.get("/health")
+
+
+@pytest.mark.parametrize(
+    ("segments", "path"),
+    [
+        (("tasks", "task_1"), "/api/tasks/task_1"),
+        (("tasks", "a/../b", "usage"), "/api/tasks/a%2F..%2Fb/usage"),
+        (("tasks", "x?cascade=true"), "/api/tasks/x%3Fcascade%3Dtrue"),
+        (("sessions", "s 1#frag"), "/api/sessions/s%201%23frag"),
+    ],
+)
+def test_an_id_stays_one_path_segment_whatever_it_holds(
+    segments: tuple[str, ...], path: str
+) -> None:
+    assert api_path(*segments) == path
+
+
+def test_a_quoted_path_reaches_the_server_as_it_is(scripted: ScriptedServer) -> None:
+    scripted.answers.append(Answer(status=200, body={}))
+    with client(scripted.url) as maestro:
+        maestro.delete(api_path("tasks", "x?cascade=true"))
+    assert scripted.seen[-1].path == "/api/tasks/x%3Fcascade%3Dtrue"

@@ -16,7 +16,7 @@ from typing import Any
 
 from maestro.agents.permissions import Policy
 from maestro.agents.prompt import BriefContext, build_brief
-from maestro.client import ClientError, MaestroClient
+from maestro.client import ClientError, MaestroClient, api_path
 from maestro.config import user_skills_dir
 from maestro.skills import Skill, discover
 
@@ -58,16 +58,16 @@ def gather(
     env: Mapping[str, str],
 ) -> SessionBrief:
     """Read the session's world from the server and build its brief."""
-    session = client.get(f"/api/sessions/{session_id}")
-    project = client.get(f"/api/projects/{session['projectId']}")
-    tasks = [client.get(f"/api/tasks/{task_id}") for task_id in session["taskIds"]]
+    session = client.get(api_path("sessions", session_id))
+    project = client.get(api_path("projects", session["projectId"]))
+    tasks = [client.get(api_path("tasks", task_id)) for task_id in session["taskIds"]]
     related: dict[str, dict[str, Any]] = {t["id"]: t for t in tasks}
     for task in tasks:
         for other in [task.get("parentId"), *task.get("dependencies", [])]:
             if other and other not in related:
                 # A missing one is shown as "(not found)" in the brief.
                 with contextlib.suppress(ClientError):
-                    related[other] = client.get(f"/api/tasks/{other}")
+                    related[other] = client.get(api_path("tasks", other))
     available, _ = discover(user_skills_dir(env))
     skills = [available[name] for name in skill_names if name in available]
     missing = [name for name in skill_names if name not in available]

@@ -44,7 +44,7 @@ from maestro.agents.errors import AgentError
 from maestro.agents.permissions import matching_rule
 from maestro.agents.plugin import write_plugin
 from maestro.agents.transcript import AgentOutcome, reader_for
-from maestro.client import ClientError, MaestroClient
+from maestro.client import ClientError, MaestroClient, api_path
 from maestro.config import maestro_home
 from maestro.domain import session_events as se
 from maestro.domain.models import FINISHED_SESSION_STATUSES as FINISHED
@@ -56,10 +56,10 @@ RESULT_TEXT_LIMIT = 2000
 def _mark_failed(client: MaestroClient, session_id: str, event: str, data: dict[str, Any]) -> None:
     """Mark an unfinished session failed, with the reason as a session event."""
     try:
-        if client.get(f"/api/sessions/{session_id}")["status"] in FINISHED:
+        if client.get(api_path("sessions", session_id))["status"] in FINISHED:
             return
         client.patch(
-            f"/api/sessions/{session_id}",
+            api_path("sessions", session_id),
             {"status": "failed", "events": [{"type": event, "data": data}]},
         )
     except ClientError as error:
@@ -96,7 +96,7 @@ def run_init(role: str, env: Mapping[str, str], client: MaestroClient | None = N
 
 
 def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: MaestroClient) -> int:
-    session = client.get(f"/api/sessions/{context.session_id}")
+    session = client.get(api_path("sessions", context.session_id))
     if session["status"] in FINISHED:
         raise AgentError(
             f"session {context.session_id} already {session['status']}; spawn a new session "
@@ -155,7 +155,7 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
         }
     ]
     started += [{"type": se.SKILL_MISSING, "data": {"skill": n}} for n in world.missing_skills]
-    client.patch(f"/api/sessions/{context.session_id}", {"status": "running", "events": started})
+    client.patch(api_path("sessions", context.session_id), {"status": "running", "events": started})
     try:
         exit_code, outcome = _run_agent(command, files, metadata.get("model"))
     except OSError as error:
@@ -267,14 +267,14 @@ def _finish(
         body["usage"] = outcome.usage
     if outcome.agent_session_id:
         body["agentSessionId"] = outcome.agent_session_id
-    client.patch(f"/api/sessions/{session_id}", body)
+    client.patch(api_path("sessions", session_id), body)
 
 
 def _reports_landed(client: MaestroClient, session_id: str) -> int:
     """How many ``maestro report`` calls the server recorded on the session;
     ``-1`` when it cannot be read (then nothing is concluded from it)."""
     try:
-        session = client.get(f"/api/sessions/{session_id}")
+        session = client.get(api_path("sessions", session_id))
     except ClientError:
         return -1
     return sum(str(e.get("type", "")).startswith(se.REPORT_PREFIX) for e in session["events"])

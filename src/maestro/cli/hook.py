@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from maestro.agents.context import current_session_id
-from maestro.client import ClientError, MaestroClient
+from maestro.client import ClientError, MaestroClient, api_path
 from maestro.domain import session_events as se
 
 HELP = (
@@ -96,6 +96,6 @@ def hook(args: argparse.Namespace) -> None:
         data = {}
     try:
         with MaestroClient(timeout=HOOK_HTTP_TIMEOUT) as client:
-            client.patch(f"/api/sessions/{session_id}", HOOKS[event](data))
+            client.patch(api_path("sessions", session_id), HOOKS[event](data))
     except ClientError as error:
         print(f"maestro hook {event}: {error.message}", file=sys.stderr)

@@ -19,6 +19,7 @@ from maestro.cli.output import (
     when,
 )
 from maestro.cli.usage import show_rollup
+from maestro.client import api_path
 
 app = typer.Typer(
     help="Projects: a name and the working directory agents run in.", no_args_is_help=True
@@ -114,7 +115,7 @@ def create_project(
 def show(project_id: ProjectArg, json: JsonFlag = False, server: ServerOption = None) -> None:
     """Show one project."""
     with command(json, server) as cmd:
-        cmd.done(cmd.client.get(f"/api/projects/{project_id}"), show_project)
+        cmd.done(cmd.client.get(api_path("projects", project_id)), show_project)
 
 
 @app.command("update")
@@ -132,7 +133,7 @@ def update(
     with command(json, server) as cmd:
         body = {"name": name, "workingDir": working_dir, "description": description}
         changes = {k: v for k, v in body.items() if v is not None}
-        project = cmd.client.put(f"/api/projects/{project_id}", changes)
+        project = cmd.client.put(api_path("projects", project_id), changes)
         cmd.done(project, lambda p: say(f"updated project {p['id']}"))
 
 
@@ -140,7 +141,7 @@ def update(
 def delete(project_id: ProjectArg, json: JsonFlag = False, server: ServerOption = None) -> None:
     """Delete a project (refused while it has tasks or sessions)."""
     with command(json, server) as cmd:
-        result = cmd.client.delete(f"/api/projects/{project_id}")
+        result = cmd.client.delete(api_path("projects", project_id))
         cmd.done(result, lambda r: say(f"deleted project {r['id']}"))
 
 
@@ -183,7 +184,7 @@ def permissions(
                 "--reset restores the default rules; add or remove rules in a second command",
                 code="VALIDATION_ERROR",
             )
-        project = cmd.client.get(f"/api/projects/{project_id}")
+        project = cmd.client.get(api_path("projects", project_id))
         policy = project.get("permissions") or {}
         if reset:
             # allow and deny left out: the server fills in its defaults.
@@ -196,7 +197,7 @@ def permissions(
         else:
             body = None
         if body is not None:
-            updated = cmd.client.patch(f"/api/projects/{project_id}", {"permissions": body})
+            updated = cmd.client.patch(api_path("projects", project_id), {"permissions": body})
             policy = updated["permissions"]
             if policy.get("mode") == "bypassPermissions":
                 warn(
@@ -217,5 +218,5 @@ def usage(project_id: ProjectArg, json: JsonFlag = False, server: ServerOption =
     With --json, data is the body of GET /api/projects/{id}/usage.
     """
     with command(json, server) as cmd:
-        rollup = cmd.client.get(f"/api/projects/{project_id}/usage")
+        rollup = cmd.client.get(api_path("projects", project_id, "usage"))
         cmd.done(rollup, lambda r: show_rollup(f"Usage of project {project_id}", r))

@@ -21,7 +21,7 @@ from maestro.agents.context import current_session_id, current_task_ids
 from maestro.cli import plain
 from maestro.cli.agent_commands import add_command, add_json_and_server_options
 from maestro.cli.errors import CommandError
-from maestro.client import ClientError, MaestroClient
+from maestro.client import ClientError, MaestroClient, api_path
 from maestro.domain import session_events as se
 
 HELP = "Report progress on the current session's tasks (what agents call)."
@@ -98,7 +98,7 @@ def _report_task(
     status = kind.status(task["status"])
     if status is not None:
         body["status"] = status
-    updated: dict[str, Any] = client.patch(f"/api/tasks/{task['id']}", body)
+    updated: dict[str, Any] = client.patch(api_path("tasks", task["id"]), body)
     return updated
 
 
@@ -115,7 +115,7 @@ def _record_on_session(
     failure here is a warning, not a reason to make the agent report twice."""
     event = {"type": f"{se.REPORT_PREFIX}{name}", "data": {"message": message, "taskIds": task_ids}}
     try:
-        client.patch(f"/api/sessions/{session_id}", {"events": [event]})
+        client.patch(api_path("sessions", session_id), {"events": [event]})
     except ClientError as error:
         plain.print_warning(
             f"the tasks were updated but session {session_id} "
@@ -137,7 +137,7 @@ def report(args: argparse.Namespace) -> None:
         )
     with MaestroClient(args.server) as client:
         # Read every task before changing any, so a typo in one changes nothing.
-        current = [client.get(f"/api/tasks/{task_id}") for task_id in task_ids]
+        current = [client.get(api_path("tasks", task_id)) for task_id in task_ids]
         updated = [_report_task(client, kind, t, args.message, session_id) for t in current]
         if session_id:
             _record_on_session(client, session_id, name, args.message, task_ids)

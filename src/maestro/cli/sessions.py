@@ -29,7 +29,7 @@ from maestro.cli.output import (
 from maestro.cli.skills import known_skills
 from maestro.cli.tasks import TaskArg
 from maestro.cli.usage import cost, usage_pairs
-from maestro.client import ApiError
+from maestro.client import ApiError, api_path
 from maestro.domain.models import FINISHED_SESSION_STATUSES
 
 app = typer.Typer(
@@ -129,7 +129,7 @@ def list_sessions(
 def show(session_id: SessionArg, json: JsonFlag = False, server: ServerOption = None) -> None:
     """Show a session with its events."""
     with command(json, server) as cmd:
-        cmd.done(cmd.client.get(f"/api/sessions/{session_id}"), show_session)
+        cmd.done(cmd.client.get(api_path("sessions", session_id)), show_session)
 
 
 @app.command("create")
@@ -166,7 +166,7 @@ def update(
     """Change a session's status or name."""
     with command(json, server) as cmd:
         changes = {k: v for k, v in {"status": status, "name": name}.items() if v is not None}
-        session = cmd.client.patch(f"/api/sessions/{session_id}", changes)
+        session = cmd.client.patch(api_path("sessions", session_id), changes)
         cmd.done(session, lambda s: say(f"updated session {s['id']} ({s['status']})"))
 
 
@@ -174,7 +174,7 @@ def update(
 def delete(session_id: SessionArg, json: JsonFlag = False, server: ServerOption = None) -> None:
     """Delete a session; its tasks are unlinked."""
     with command(json, server) as cmd:
-        result = cmd.client.delete(f"/api/sessions/{session_id}")
+        result = cmd.client.delete(api_path("sessions", session_id))
         cmd.done(result, lambda r: say(f"deleted session {r['id']}"))
 
 
@@ -184,7 +184,7 @@ def add_task(
 ) -> None:
     """Link a task to a session (linking twice changes nothing)."""
     with command(json, server) as cmd:
-        session = cmd.client.post(f"/api/sessions/{session_id}/tasks/{task_id}")
+        session = cmd.client.post(api_path("sessions", session_id, "tasks", task_id))
         cmd.done(session, lambda s: say(f"linked task {task_id} to session {s['id']}"))
 
 
@@ -194,7 +194,7 @@ def remove_task(
 ) -> None:
     """Unlink a task from a session (unlinking twice changes nothing)."""
     with command(json, server) as cmd:
-        session = cmd.client.delete(f"/api/sessions/{session_id}/tasks/{task_id}")
+        session = cmd.client.delete(api_path("sessions", session_id, "tasks", task_id))
         cmd.done(session, lambda s: say(f"unlinked task {task_id} from session {s['id']}"))
 
 
@@ -315,7 +315,7 @@ def wait(
         seen: dict[str, dict[str, Any]] = {}
         while True:
             for session_id in ids:
-                session = cmd.client.get(f"/api/sessions/{session_id}")
+                session = cmd.client.get(api_path("sessions", session_id))
                 before = seen.get(session_id)
                 if (
                     not json

@@ -8,6 +8,7 @@ import typer
 
 from maestro.cli.output import JsonFlag, ServerOption, command, say, table
 from maestro.cli.tasks import TaskArg
+from maestro.client import api_path
 
 app = typer.Typer(help="Subtasks: the checklist inside a task.", no_args_is_help=True)
 
@@ -15,8 +16,8 @@ SubtaskArg = Annotated[str, typer.Argument(help="Subtask id")]
 
 
 def _path(task_id: str, subtask_id: str | None = None) -> str:
-    base = f"/api/tasks/{task_id}/subtasks"
-    return base if subtask_id is None else f"{base}/{subtask_id}"
+    tail = () if subtask_id is None else (subtask_id,)
+    return api_path("tasks", task_id, "subtasks", *tail)
 
 
 def show_subtasks(task_id: str, subtasks: list[dict[str, Any]]) -> None:

@@ -13,6 +13,7 @@ from maestro.agents.context import current_session_id
 from maestro.cli.defaults import ProjectOption, nullable, require_project
 from maestro.cli.output import JsonFlag, ServerOption, command, console, fields, say, table, when
 from maestro.cli.usage import has_usage, rollup_pairs, show_rollup
+from maestro.client import api_path
 
 app = typer.Typer(
     help="Tasks: the units of work agents take on, with subtasks and a timeline.",
@@ -168,8 +169,8 @@ def show(task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None) 
     """
     with command(json, server) as cmd:
         cmd.done(
-            cmd.client.get(f"/api/tasks/{task_id}"),
-            lambda t: show_task(t, cmd.client.get(f"/api/tasks/{task_id}/usage")),
+            cmd.client.get(api_path("tasks", task_id)),
+            lambda t: show_task(t, cmd.client.get(api_path("tasks", task_id, "usage"))),
         )
 
 
@@ -199,7 +200,7 @@ def update(
         changes = {k: v for k, v in body.items() if v is not None}
         if parent is not None:
             changes["parentId"] = nullable(parent)
-        task = cmd.client.patch(f"/api/tasks/{task_id}", changes)
+        task = cmd.client.patch(api_path("tasks", task_id), changes)
         cmd.done(task, lambda t: say(f"updated task {t['id']} ({t['status']})"))
 
 
@@ -212,7 +213,7 @@ def delete(
 ) -> None:
     """Delete a task (refused while it has child tasks, unless --cascade)."""
     with command(json, server) as cmd:
-        result = cmd.client.delete(f"/api/tasks/{task_id}", cascade="true" if cascade else None)
+        result = cmd.client.delete(api_path("tasks", task_id), cascade="true" if cascade else None)
         cmd.done(result, lambda r: say(f"deleted task {r['id']}"))
 
 
@@ -220,7 +221,7 @@ def delete(
 def children(task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None) -> None:
     """List a task's direct child tasks."""
     with command(json, server) as cmd:
-        tasks = cmd.client.get(f"/api/tasks/{task_id}/children")
+        tasks = cmd.client.get(api_path("tasks", task_id, "children"))
         cmd.done(tasks, lambda ts: show_tasks(f"Children of {task_id}", ts))
 
 
@@ -240,7 +241,7 @@ def timeline(
     """Append an event to a task's timeline (tagged with the current session, if any)."""
     with command(json, server) as cmd:
         body = {"type": kind, "message": message, "sessionId": current_session_id(os.environ)}
-        task = cmd.client.post(f"/api/tasks/{task_id}/timeline", body)
+        task = cmd.client.post(api_path("tasks", task_id, "timeline"), body)
         cmd.done(task, lambda t: say(f"added {kind} to task {t['id']}: {message}"))
 
 
@@ -251,5 +252,5 @@ def usage(task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None)
     With --json, data is the body of GET /api/tasks/{id}/usage.
     """
     with command(json, server) as cmd:
-        rollup = cmd.client.get(f"/api/tasks/{task_id}/usage")
+        rollup = cmd.client.get(api_path("tasks", task_id, "usage"))
         cmd.done(rollup, lambda r: show_rollup(f"Usage of task {task_id}", r))

@@ -15,7 +15,7 @@ from typing import Any
 from maestro.agents.runner.spawns import BadSpawn, Spawn
 from maestro.agents.runner.state import RunnerState
 from maestro.agents.runner.terminals import Launcher, Terminal
-from maestro.client import ApiError, ClientError, MaestroClient
+from maestro.client import ApiError, ClientError, MaestroClient, api_path
 from maestro.domain import session_events as se
 
 log = logging.getLogger("maestro.runner")
@@ -80,7 +80,7 @@ class SpawnQueue:
             project_id = session.get("projectId")
             try:
                 if project_id not in projects:
-                    projects[project_id] = self.client.get(f"/api/projects/{project_id}")
+                    projects[project_id] = self.client.get(api_path("projects", project_id))
                 added += self.offer(Spawn.from_session(session, projects[project_id]))
             except (ClientError, BadSpawn) as error:
                 log.warning("cannot open pending session %s: %s", session_id, error)
@@ -114,7 +114,7 @@ class SpawnQueue:
 
     def _still_spawning(self, session_id: str) -> bool:
         try:
-            session = self.client.get(f"/api/sessions/{session_id}")
+            session = self.client.get(api_path("sessions", session_id))
         except ApiError as error:
             if error.status == 404:
                 log.info("session %s was deleted before it was opened", session_id)
@@ -158,7 +158,7 @@ class SpawnQueue:
             "events": [{"type": se.SPAWN_FAILED, "data": {"reason": reason}}],
         }
         try:
-            self.client.patch(f"/api/sessions/{session_id}", body)
+            self.client.patch(api_path("sessions", session_id), body)
         except ClientError as error:
             # Still `spawning` and not marked opened: the next catch-up retries.
             log.error("could not mark session %s failed: %s", session_id, error.message)
@@ -182,7 +182,7 @@ class SpawnQueue:
                 "" if code is None else f" (exit code {code})",
             )
             try:
-                status = self.client.get(f"/api/sessions/{session_id}").get("status")
+                status = self.client.get(api_path("sessions", session_id)).get("status")
             except ClientError:
                 continue
             if status == "spawning":
