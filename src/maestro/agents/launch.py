@@ -60,7 +60,7 @@ def _mark_failed(client: MaestroClient, session_id: str, event: str, data: dict[
             return
         client.patch(
             api_path("sessions", session_id),
-            {"status": "failed", "events": [{"type": event, "data": data}]},
+            se.failed(event, data),
         )
     except ClientError as error:
         print(

@@ -27,3 +27,10 @@ AGENT_SESSION_END = "agent_session_end"
 FILE_MODIFIED = "file_modified"
 REPORT_PREFIX = "report:"
 """``report:progress``, ``report:complete``...: what ``maestro report`` adds."""
+
+
+def failed(event_type: str, data: dict[str, object]) -> dict[str, object]:
+    """The ``PATCH /api/sessions/:id`` body that marks a session failed, with the
+    reason recorded as an event of ``event_type`` (the runner's ``spawn_failed``,
+    ``worker init``'s ``init_failed``...)."""
+    return {"status": "failed", "events": [{"type": event_type, "data": data}]}

@@ -153,12 +153,10 @@ class SpawnQueue:
 
     def _fail(self, session_id: str, reason: str) -> None:
         log.error("session %s failed: %s", session_id, reason)
-        body = {
-            "status": "failed",
-            "events": [{"type": se.SPAWN_FAILED, "data": {"reason": reason}}],
-        }
         try:
-            self.client.patch(api_path("sessions", session_id), body)
+            self.client.patch(
+                api_path("sessions", session_id), se.failed(se.SPAWN_FAILED, {"reason": reason})
+            )
         except ClientError as error:
             # Still `spawning` and not marked opened: the next catch-up retries.
             log.error("could not mark session %s failed: %s", session_id, error.message)
