@@ -65,6 +65,7 @@ def test_create_with_invalid_fields_is_a_validation_error(
         "success": False,
         "error": "VALIDATION_ERROR",
         "message": "title is required",
+        "details": {"field": "title"},
     }
     priority = cli("task", "create", "T", "--project", project["id"], "--priority", "urgent")
     assert priority.code == 1
