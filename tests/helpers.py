@@ -59,11 +59,16 @@ def wait_for_files(data_dir: Path, timeout: float = 10.0) -> None:
     raise AssertionError(f"the files under {data_dir} did not catch up in {timeout}s")
 
 
-def created(response: httpx.Response, status: int = 201) -> dict[str, Any]:
-    """The body of a response that must have created something (asserts the status,
-    showing the body if not)."""
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    """The body of a response that must have ``status`` (asserted, showing the
+    body if not)."""
     assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
+    return response.json()
+
+
+def created(response: httpx.Response, status: int = 201) -> dict[str, Any]:
+    """The body of a response that must have created something."""
+    body: dict[str, Any] = ok(response, status)
     return body
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import RunningServer
 from tests.e2e.wsclient import EventStream
-from tests.helpers import assert_error, make_project, make_session, make_task
+from tests.helpers import assert_error, make_project, make_session, make_task, ok
 
 ZERO = {
     "inputTokens": 0,
@@ -44,11 +44,6 @@ FINAL = usage(
     permissionDenials=1,
 )
 AGENT_SESSION = "5f0c7c2e-8d1a-4b7e-9a43-2c1d0e6f7a11"
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def make_metered_session(

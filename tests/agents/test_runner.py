@@ -36,6 +36,7 @@ from maestro.agents.runner import (
 )
 from maestro.client import MaestroClient
 from tests.conftest import RunningServer
+from tests.helpers import ok
 
 pytestmark = pytest.mark.slow  # runs the runner and terminals as processes
 
@@ -85,11 +86,6 @@ class FakeLauncher:
     @property
     def session_ids(self) -> list[str]:
         return [spawn.session_id for spawn, *_ in self.opened]
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ import pytest
 
 from tests.conftest import RunningServer
 from tests.e2e.wsclient import EventStream, Message
+from tests.helpers import ok
 
 FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
 AGENT_COMMAND = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_AGENT))} {{prompt_file}}"
@@ -77,11 +78,6 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 @pytest.fixture

@@ -21,29 +21,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from maestro.server.ws import CLOSE_GRACE_SECONDS
 from tests.conftest import RunningServer, StoreBackend
 from tests.e2e.wsclient import EventStream, Message, names, seqs, stalled_connection
+from tests.helpers import make_project, make_session, make_task, ok
 
 FRAME_KEYS = {"type", "event", "data", "seq", "timestamp"}
 
 
 # -- helpers ------------------------------------------------------------------
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def make_project(http: httpx.Client, name: str = "Proj", working_dir: str = "/tmp/work") -> Any:
-    return ok(http.post("/api/projects", json={"name": name, "workingDir": working_dir}), 201)
-
-
-def make_task(http: httpx.Client, project_id: str, title: str = "A task", **extra: Any) -> Any:
-    body = {"projectId": project_id, "title": title, **extra}
-    return ok(http.post("/api/tasks", json=body), 201)
-
-
-def make_session(http: httpx.Client, project_id: str, task_ids: list[str]) -> Any:
-    return ok(http.post("/api/sessions", json={"projectId": project_id, "taskIds": task_ids}), 201)
 
 
 def get(http: httpx.Client, path: str) -> Any:
@@ -156,7 +139,7 @@ def test_seq_starts_at_one_and_increases_by_one_across_all_events(
 ) -> None:
     with api(server) as http, EventStream(server.ws_url) as stream:
         project = make_project(http)
-        tasks = [make_task(http, project["id"], f"T{i}") for i in range(3)]
+        tasks = [make_task(http, project["id"], title=f"T{i}") for i in range(3)]
         session = make_session(http, project["id"], [t["id"] for t in tasks])
         ok(http.delete(f"/api/sessions/{session['id']}"))
         messages = stream.sync()
@@ -267,7 +250,10 @@ def test_subtask_delete_emits_subtask_deleted_then_task_updated(
 def test_session_create_with_two_tasks_emits_created_then_link_events_per_task(
     stream: EventStream, http: httpx.Client, project: Any
 ) -> None:
-    first, second = make_task(http, project["id"], "One"), make_task(http, project["id"], "Two")
+    first, second = (
+        make_task(http, project["id"], title="One"),
+        make_task(http, project["id"], title="Two"),
+    )
     created, events = act(
         stream, lambda: make_session(http, project["id"], [first["id"], second["id"]])
     )
@@ -293,8 +279,8 @@ def test_session_create_with_two_tasks_emits_created_then_link_events_per_task(
 def test_spawn_emits_spawn_request_then_created_then_link_events(
     stream: EventStream, http: httpx.Client, ws_server: RunningServer
 ) -> None:
-    project = make_project(http, working_dir="/tmp/spawn-here")
-    task = make_task(http, project["id"], "Build it")
+    project = make_project(http, workingDir="/tmp/spawn-here")
+    task = make_task(http, project["id"], title="Build it")
     body = {"projectId": project["id"], "taskIds": [task["id"]]}
     spawned, events = act(stream, lambda: ok(http.post("/api/sessions/spawn", json=body), 201))
     assert names(events) == [
@@ -471,9 +457,9 @@ def test_task_delete_emits_deleted_then_removed_pair_and_session_updated(
 def test_cascade_delete_emits_every_deletion_then_unlinks_then_dependents_updated(
     stream: EventStream, http: httpx.Client, project: Any
 ) -> None:
-    parent = make_task(http, project["id"], "Parent")
-    child = make_task(http, project["id"], "Child", parentId=parent["id"])
-    dependent = make_task(http, project["id"], "Dependent", dependencies=[child["id"]])
+    parent = make_task(http, project["id"], title="Parent")
+    child = make_task(http, project["id"], title="Child", parentId=parent["id"])
+    dependent = make_task(http, project["id"], title="Dependent", dependencies=[child["id"]])
     session = make_session(http, project["id"], [parent["id"], child["id"], dependent["id"]])
     path = f"/api/tasks/{parent['id']}?cascade=true"
     events = after(stream, lambda: ok(http.delete(path)))
@@ -543,7 +529,7 @@ def test_two_clients_receive_the_same_events_in_the_same_order(
 ) -> None:
     with EventStream(ws_server.ws_url) as one, EventStream(ws_server.ws_url) as two:
         project = make_project(http)
-        tasks = [make_task(http, project["id"], f"T{i}") for i in range(5)]
+        tasks = [make_task(http, project["id"], title=f"T{i}") for i in range(5)]
         make_session(http, project["id"], [t["id"] for t in tasks])
         ok(http.delete(f"/api/tasks/{tasks[0]['id']}"))
         first, second = one.sync(), two.sync()
@@ -566,7 +552,7 @@ def test_replay_since_delivers_exactly_the_missed_events_then_live_ones(
     ok(http.put(f"/api/projects/{project['id']}", json={"name": "N"}))
     with EventStream(f"{ws_server.ws_url}?since={last_seen}") as back:
         replayed = back.sync()
-        make_task(http, project["id"], "Live")
+        make_task(http, project["id"], title="Live")
         live = back.sync()
     assert names(replayed) == [
         "task:created",
@@ -667,13 +653,13 @@ def test_a_replaced_store_that_reached_the_same_seq_is_told_apart(
     """A wiped data directory starts a new stream; once it has as many events as
     the old one had, only the store id shows that a client's ``since`` is stale."""
     with api(server) as http:
-        make_project(http, "Old")
+        make_project(http, name="Old")
         old = http.get("/health").json()
     server.stop()
     shutil.rmtree(server.data_dir)
     server.start()
     with api(server) as http:
-        make_project(http, "New")
+        make_project(http, name="New")
         new = http.get("/health").json()
     assert new["latestSeq"] == old["latestSeq"]
     assert new["storeId"] != old["storeId"]
@@ -697,7 +683,7 @@ def test_the_store_id_survives_a_restart(server: RunningServer) -> None:
 def test_project_filter_delivers_only_that_projects_live_events(
     ws_server: RunningServer, http: httpx.Client
 ) -> None:
-    mine, other = make_project(http, "Mine"), make_project(http, "Other")
+    mine, other = make_project(http, name="Mine"), make_project(http, name="Other")
     ids_of: dict[str, set[str]] = {mine["id"]: {mine["id"]}, other["id"]: {other["id"]}}
     with (
         EventStream(f"{ws_server.ws_url}?projectId={mine['id']}") as filtered,
@@ -716,7 +702,7 @@ def test_project_filter_delivers_only_that_projects_live_events(
 
 
 def test_project_filter_applies_to_replay(ws_server: RunningServer, http: httpx.Client) -> None:
-    mine, other = make_project(http, "Mine"), make_project(http, "Other")
+    mine, other = make_project(http, name="Mine"), make_project(http, name="Other")
     with EventStream(ws_server.ws_url) as everything:
         for project in (other, mine, other, mine):
             make_task(http, project["id"])

@@ -11,21 +11,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import RunningServer, TestDatabase
 from tests.e2e.wsclient import EventStream, Message
+from tests.helpers import ok
 from tests.test_concurrency import assert_links_symmetric
 
 Instances = Callable[..., list[RunningServer]]
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def read_until(stream: EventStream, done: Callable[[Message], bool]) -> list[Message]:

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import RunningServer
+from tests.helpers import ok
 
 MAESTRO = Path(sys.executable).parent / "maestro"
 """The installed ``maestro`` script, as the README runs it (``.venv/bin/maestro``)."""
@@ -97,11 +98,6 @@ def running(runner: Runner) -> Iterator[Runner]:
         yield runner
     finally:
         runner.stop()
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def wait_for_session(http: httpx.Client, session_id: str, runner: Runner) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer
+from tests.helpers import ok
 from tests.realagents.fake_anthropic import API_KEY, FakeAnthropic, claude_environment
 from tests.realagents.harness import (
     Runner,
@@ -26,7 +27,6 @@ from tests.realagents.harness import (
     event_types,
     events_of,
     maestro_cli,
-    ok,
     running,
     session_files,
     wait_for_session,

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer
+from tests.helpers import ok
 from tests.realagents.fake_openai import API_KEY, FakeOpenAI, codex_environment, shell
 from tests.realagents.harness import (
     Runner,
@@ -22,7 +23,6 @@ from tests.realagents.harness import (
     event_types,
     events_of,
     maestro_cli,
-    ok,
     running,
     session_files,
     wait_for_session,
