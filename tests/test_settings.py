@@ -36,7 +36,7 @@ def test_client_settings_come_from_the_environment() -> None:
         "MAESTRO_RETRIES": "0",
     }
     assert ClientSettings.from_env(env) == ("http://example.test:9", "t", 0)
-    assert ClientSettings.from_env({}).retries == 3
+    assert ClientSettings.from_env({}) == ("http://localhost:3000", None, 3)
 
 
 @pytest.mark.parametrize("value", ["three", "-1", "1.5"])

@@ -107,7 +107,7 @@ class ClientSettings(NamedTuple):
                 code="INVALID_SETTING",
             )
         return cls(
-            server_url=server_url(env.get("MAESTRO_SERVER_URL")),
+            server_url=(env.get("MAESTRO_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/"),
             token=env.get("MAESTRO_TOKEN") or None,
             retries=int(raw_retries) if raw_retries else DEFAULT_RETRIES,
         )
