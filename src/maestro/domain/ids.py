@@ -13,7 +13,9 @@ import time
 
 from maestro.domain.errors import ValidationFailed
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+# ``(?!\n)``: Python's ``$`` (which msgspec's pattern check uses) also matches
+# before a final newline; JSON Schema's does not.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(?!\n)$"
 _ID_RE = re.compile(ID_PATTERN)
 _ALPHABET = string.ascii_lowercase + string.digits
 

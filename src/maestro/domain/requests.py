@@ -11,12 +11,13 @@ import ast
 import functools
 import re
 import typing
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from maestro.domain.errors import ValidationFailed
+from maestro.domain.ids import ID_PATTERN
 from maestro.domain.models import (
     AGENT_SESSION_ID_PATTERN,
     PERMISSION_RULE_PATTERN,
@@ -32,6 +33,12 @@ from maestro.domain.models import (
 )
 
 __all__ = ["UNSET", "UnsetType"]
+
+ID_WORDS = "an id of letters, digits, '_', '.' or '-' (at most 128 characters)"
+Id = Annotated[
+    str, msgspec.Meta(pattern=ID_PATTERN, description=f"{ID_WORDS[0].upper()}{ID_WORDS[1:]}")
+]
+"""An id a client sends: checked here, once, by the type (and shown in OpenAPI)."""
 
 
 MAX_DEPTH = 32
@@ -72,20 +79,20 @@ class ProjectUpdate(_Body):
 class TimelineAppend(_Body, kw_only=True):
     type: TimelineEventType = "update"
     message: str
-    session_id: str | None = None
+    session_id: Id | None = None
 
 
 class TaskCreate(_Body):
-    project_id: str
+    project_id: Id
     title: str
-    parent_id: str | None = None
+    parent_id: Id | None = None
     description: str = ""
     initial_prompt: str = ""
     status: TaskStatus = "pending"
     priority: TaskPriority = "medium"
-    skill_ids: list[str] = msgspec.field(default_factory=list)
-    agent_ids: list[str] = msgspec.field(default_factory=list)
-    dependencies: list[str] = msgspec.field(default_factory=list)
+    skill_ids: list[Id] = msgspec.field(default_factory=list)
+    agent_ids: list[Id] = msgspec.field(default_factory=list)
+    dependencies: list[Id] = msgspec.field(default_factory=list)
 
 
 class TaskPatch(_Body):
@@ -94,11 +101,11 @@ class TaskPatch(_Body):
     initial_prompt: str | UnsetType = UNSET
     status: TaskStatus | UnsetType = UNSET
     priority: TaskPriority | UnsetType = UNSET
-    parent_id: str | UnsetType | None = UNSET
-    session_ids: list[str] | UnsetType = UNSET
-    skill_ids: list[str] | UnsetType = UNSET
-    agent_ids: list[str] | UnsetType = UNSET
-    dependencies: list[str] | UnsetType = UNSET
+    parent_id: Id | UnsetType | None = UNSET
+    session_ids: list[Id] | UnsetType = UNSET
+    skill_ids: list[Id] | UnsetType = UNSET
+    agent_ids: list[Id] | UnsetType = UNSET
+    dependencies: list[Id] | UnsetType = UNSET
     timeline: list[TimelineAppend] | UnsetType = UNSET
 
 
@@ -123,10 +130,10 @@ class SessionEventAppend(_Body):
 
 
 class SessionCreate(_Body, kw_only=True):
-    id: str | None = None
-    project_id: str
-    task_ids: list[str] | UnsetType = UNSET
-    task_id: str | UnsetType = UNSET  # the seed's legacy single-task form
+    id: Id | None = None
+    project_id: Id
+    task_ids: list[Id] | UnsetType = UNSET
+    task_id: Id | UnsetType = UNSET  # the seed's legacy single-task form
     name: str | None = None
     agent_id: str | None = None
     status: SessionStatus = "running"
@@ -145,7 +152,7 @@ class SessionPatch(_Body):
     agent_id: str | UnsetType | None = UNSET
     env: dict[str, str] | UnsetType = UNSET
     metadata: dict[str, Any] | UnsetType = UNSET
-    task_ids: list[str] | UnsetType = UNSET
+    task_ids: list[Id] | UnsetType = UNSET
     events: list[SessionEventAppend] | UnsetType = UNSET
     # The agent's final result: usage replaces the whole object, null clears it.
     usage: Usage | UnsetType | None = UNSET
@@ -186,9 +193,11 @@ _ENUM = re.compile(r"Invalid enum value .* - at `\$(?P<at>[^`]*)`")
 _CONSTRAINT = re.compile(r"Expected `(?P<kind>\w+)` (?P<rule>.+) - at `\$(?P<at>[^`]*)`")
 # A broken bound, as msgspec states it: ``>= 0``, ``of length <= 200``.
 _BOUND = re.compile(r"(?P<length>of length )?(?P<op>[<>]=?) (?P<bound>\S+)")
+_LIST_ITEM = re.compile(r"(?P<list>.+)\[\d+\]")
 _BOUND_WORDS = {"<=": "at most", ">=": "at least", "<": "less than", ">": "more than"}
 # What a value matching each pattern is, for the message when one does not.
 _PATTERN_WORDS = {
+    ID_PATTERN: ID_WORDS,
     PERMISSION_RULE_PATTERN: "a permission rule: a tool name, optionally followed by a "
     "specifier in parentheses, such as Edit or Bash(npm test:*)",
     AGENT_SESSION_ID_PATTERN: "an id of letters, digits, '_', '.', ':' or '-' "
@@ -281,6 +290,9 @@ def _readable(error: msgspec.ValidationError, model: type[msgspec.Struct]) -> tu
         return f"{field} has a value that is not allowed", field
     if (m := _CONSTRAINT.fullmatch(text)) and (rule := _broken_constraint(m["kind"], m["rule"])):
         field = _field_path(m["at"])
+        if rule == f"must be {ID_WORDS}" and (listed := _LIST_ITEM.fullmatch(field)):
+            # An id inside a list: the documented message names the list.
+            return f"{listed['list']} must be a list of valid ids", listed["list"]
         return f"{field} {rule}", field
     if text.startswith("Number out of range - at `$"):
         field = _field_path(text.rsplit("`$", 1)[1].rstrip("`"))

@@ -240,7 +240,7 @@ class Workspace:
     async def _check_dependencies(
         self, tx: Transaction, task: Task, ids: list[str]
     ) -> tuple[str, ...]:
-        wanted = unique(check_ids(ids, "dependencies"))
+        wanted = unique(ids)
         if task.id in wanted:
             raise ValidationFailed("dependencies must not include the task itself", "dependencies")
         await self._tasks_of_project(tx, wanted, task.project_id, "dependencies")
@@ -253,15 +253,15 @@ class Workspace:
             at = self._birth()
             task = Task(
                 id=new_id("task"),
-                project_id=check_id(body.project_id, "projectId"),
+                project_id=body.project_id,
                 parent_id=body.parent_id,
                 title=title,
                 description=body.description,
                 initial_prompt=body.initial_prompt,
                 status=body.status,
                 priority=body.priority,
-                skill_ids=unique(check_ids(body.skill_ids, "skillIds")),
-                agent_ids=unique(check_ids(body.agent_ids, "agentIds")),
+                skill_ids=unique(body.skill_ids),
+                agent_ids=unique(body.agent_ids),
                 timeline=(timeline("created", at, "Task created"),),
                 created_at=at,
                 updated_at=at,
@@ -303,9 +303,9 @@ class Workspace:
             changes["title"] = text(body.title, "title")
         changes.update(sent(body, ("description", "initial_prompt", "priority")))
         if body.skill_ids is not UNSET:
-            changes["skill_ids"] = unique(check_ids(body.skill_ids, "skillIds"))
+            changes["skill_ids"] = unique(body.skill_ids)
         if body.agent_ids is not UNSET:
-            changes["agent_ids"] = unique(check_ids(body.agent_ids, "agentIds"))
+            changes["agent_ids"] = unique(body.agent_ids)
         if body.parent_id is not UNSET:
             await self._check_parent(tx, task, body.parent_id)
             changes["parent_id"] = body.parent_id
@@ -323,7 +323,7 @@ class Workspace:
     ) -> tuple[Task, list[Session], list[Session]]:
         """Link the task to exactly ``session_ids``: the task, then the sessions
         unlinked from it and those linked to it."""
-        wanted = unique(check_ids(session_ids, "sessionIds"))
+        wanted = unique(session_ids)
         removed = []
         for session_id in [s for s in task.session_ids if s not in wanted]:
             session, task = detach(await self._session(tx, session_id), task, at)
@@ -342,9 +342,6 @@ class Workspace:
 
     @staticmethod
     def _timeline_entries(entries: list[TimelineAppend], at: int) -> list[TimelineEvent]:
-        for entry in entries:
-            if entry.session_id is not None:
-                check_id(entry.session_id, "sessionId")
         return [timeline(e.type, at, text(e.message, "message"), e.session_id) for e in entries]
 
     async def append_timeline(self, task_id: str, body: TimelineAppend) -> Task:
@@ -504,8 +501,8 @@ class Workspace:
             task_ids = [body.task_id]
         else:  # the seed's documented contract: name the tasks, even if none (``[]``)
             raise ValidationFailed("taskIds is required", field="taskIds")
-        unique_ids = unique(check_ids(task_ids, "taskIds"))
-        session_id = check_id(body.id, "id") if body.id is not None else new_id("sess")
+        unique_ids = unique(task_ids)
+        session_id = body.id if body.id is not None else new_id("sess")
         async with self.store.transaction() as tx:
             project = await self._project(tx, body.project_id)
             if await tx.get(Session, session_id) is not None:
@@ -553,7 +550,7 @@ class Workspace:
     ) -> tuple[Session, list[Task], list[Task]]:
         """Link the session to exactly ``task_ids``: the session, then the tasks
         unlinked from it and those linked to it."""
-        wanted = unique(check_ids(task_ids, "taskIds"))
+        wanted = unique(task_ids)
         removed = []
         for task_id in [t for t in session.task_ids if t not in wanted]:
             session, task = detach(session, await self._task(tx, task_id), at)
