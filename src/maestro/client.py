@@ -83,8 +83,10 @@ def api_path(*segments: str) -> str:
     return "/api/" + "/".join(quote(segment, safe="") for segment in segments)
 
 
-def server_url(explicit: str | None = None) -> str:
-    return (explicit or os.environ.get("MAESTRO_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/")
+def server_url(configured: str | None) -> str:
+    """A ``MAESTRO_SERVER_URL`` value as the client uses it: the default when unset,
+    without a trailing slash."""
+    return (configured or DEFAULT_SERVER_URL).rstrip("/")
 
 
 class ClientSettings(NamedTuple):
@@ -107,7 +109,7 @@ class ClientSettings(NamedTuple):
                 code="INVALID_SETTING",
             )
         return cls(
-            server_url=(env.get("MAESTRO_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/"),
+            server_url=server_url(env.get("MAESTRO_SERVER_URL")),
             token=env.get("MAESTRO_TOKEN") or None,
             retries=int(raw_retries) if raw_retries else DEFAULT_RETRIES,
         )
