@@ -340,3 +340,86 @@ def test_a_quoted_path_reaches_the_server_as_it_is(scripted: ScriptedServer) -> 
     with client(scripted.url) as maestro:
         maestro.delete(api_path("tasks", "x?cascade=true"))
     assert scripted.seen[-1].path == "/api/tasks/x%3Fcascade%3Dtrue"
+
+
+# The typed methods
+
+
+SUBTASK = {"id": "sub_1", "taskId": "task_1", "title": "a", "completed": True}
+TASK = {
+    "id": "task_1",
+    "projectId": "proj_1",
+    "title": "Typed",
+    "status": "in_progress",
+    "subtasks": [SUBTASK],
+    "timeline": [{"id": "tl_1", "type": "update", "timestamp": 5, "message": "hi"}],
+    "createdAt": 1,
+    "updatedAt": 2,
+}
+
+
+def test_a_typed_read_answers_with_the_domain_struct(scripted: ScriptedServer) -> None:
+    from maestro.domain.models import Task
+
+    scripted.answers.append(Answer(body=TASK))
+    with client(scripted.url) as maestro:
+        task = maestro.get_task("task_1")
+    assert isinstance(task, Task)
+    assert (task.project_id, task.status, task.subtasks[0].completed) == (
+        "proj_1",
+        "in_progress",
+        True,
+    )
+    assert task.timeline[0].message == "hi"
+
+
+def test_typed_methods_put_each_id_in_one_path_segment(scripted: ScriptedServer) -> None:
+    scripted.answers += [
+        Answer(body=SUBTASK),
+        Answer(body={"success": True, "id": "x"}),
+    ]
+    with client(scripted.url) as maestro:
+        maestro.update_subtask("a/../b", "x?cascade=true", {"completed": True})
+        maestro.delete_task("t 1", cascade=True)
+    assert [s.path for s in scripted.seen] == [
+        "/api/tasks/a%2F..%2Fb/subtasks/x%3Fcascade%3Dtrue",
+        "/api/tasks/t%201?cascade=true",
+    ]
+
+
+def test_typed_list_filters_go_in_the_query_and_unset_ones_stay_out(
+    scripted: ScriptedServer,
+) -> None:
+    scripted.answers += [Answer(body=[TASK]), Answer(body=[])]
+    with client(scripted.url) as maestro:
+        tasks = maestro.list_tasks(project_id="proj_1", parent_id="null")
+        sessions = maestro.list_sessions(status="spawning", active=True)
+    assert [t.id for t in tasks] == ["task_1"] and sessions == []
+    assert [s.path for s in scripted.seen] == [
+        "/api/tasks?projectId=proj_1&parentId=null",
+        "/api/sessions?status=spawning&active=true",
+    ]
+
+
+def test_an_answer_of_another_shape_is_a_clear_client_error(scripted: ScriptedServer) -> None:
+    scripted.answers.append(Answer(body={**TASK, "status": "someday"}))
+    with client(scripted.url) as maestro, pytest.raises(ClientError) as raised:
+        maestro.get_task("task_1")
+    assert raised.value.code == "BAD_RESPONSE"
+    assert "GET /api/tasks/task_1" in raised.value.message
+    assert "$.status" in raised.value.message
+
+
+def test_a_typed_call_refused_by_the_server_keeps_code_and_details(
+    scripted: ScriptedServer,
+) -> None:
+    body = {"error": True, "code": "VALIDATION_ERROR", "message": "bad", "details": {"f": 1}}
+    scripted.answers.append(Answer(status=400, body=body))
+    with client(scripted.url) as maestro, pytest.raises(ApiError) as raised:
+        maestro.create_task({"title": ""})
+    assert (raised.value.status, raised.value.code, raised.value.details) == (
+        400,
+        "VALIDATION_ERROR",
+        {"f": 1},
+    )
+    assert raised.value.path == "/api/tasks"

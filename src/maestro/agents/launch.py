@@ -44,7 +44,7 @@ from maestro.agents.errors import AgentError
 from maestro.agents.permissions import matching_rule
 from maestro.agents.plugin import write_plugin
 from maestro.agents.transcript import AgentOutcome, reader_for
-from maestro.client import ClientError, MaestroClient, api_path
+from maestro.client import ClientError, MaestroClient
 from maestro.config import maestro_home
 from maestro.domain import session_events as se
 from maestro.domain.models import FINISHED_SESSION_STATUSES as FINISHED
@@ -56,12 +56,9 @@ RESULT_TEXT_LIMIT = 2000
 def _mark_failed(client: MaestroClient, session_id: str, event: str, data: dict[str, Any]) -> None:
     """Mark an unfinished session failed, with the reason as a session event."""
     try:
-        if client.get(api_path("sessions", session_id))["status"] in FINISHED:
+        if client.get_session(session_id).status in FINISHED:
             return
-        client.patch(
-            api_path("sessions", session_id),
-            se.failed(event, data),
-        )
+        client.update_session(session_id, se.failed(event, data))
     except ClientError as error:
         print(
             f"maestro: could not mark session {session_id} failed: {error.message}", file=sys.stderr
@@ -96,10 +93,10 @@ def run_init(role: str, env: Mapping[str, str], client: MaestroClient | None = N
 
 
 def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: MaestroClient) -> int:
-    session = client.get(api_path("sessions", context.session_id))
-    if session["status"] in FINISHED:
+    session = client.get_session(context.session_id)
+    if session.status in FINISHED:
         raise AgentError(
-            f"session {context.session_id} already {session['status']}; spawn a new session "
+            f"session {context.session_id} already {session.status}; spawn a new session "
             "to run the task again",
             code="SESSION_FINISHED",
         )
@@ -117,7 +114,7 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
     files = session_files(context.session_id, env)
     brief_path = files / "brief.md"
     brief_path.write_text(world.brief, encoding="utf-8")
-    metadata = session.get("metadata", {})
+    metadata = session.metadata
     agent = metadata.get("agent") or "claude"
     cwd = working_dir(world.project)
     try:
@@ -155,7 +152,7 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
         }
     ]
     started += [{"type": se.SKILL_MISSING, "data": {"skill": n}} for n in world.missing_skills]
-    client.patch(api_path("sessions", context.session_id), {"status": "running", "events": started})
+    client.update_session(context.session_id, {"status": "running", "events": started})
     try:
         exit_code, outcome = _run_agent(command, files, metadata.get("model"))
     except OSError as error:
@@ -267,17 +264,17 @@ def _finish(
         body["usage"] = outcome.usage
     if outcome.agent_session_id:
         body["agentSessionId"] = outcome.agent_session_id
-    client.patch(api_path("sessions", session_id), body)
+    client.update_session(session_id, body)
 
 
 def _reports_landed(client: MaestroClient, session_id: str) -> int:
     """How many ``maestro report`` calls the server recorded on the session;
     ``-1`` when it cannot be read (then nothing is concluded from it)."""
     try:
-        session = client.get(api_path("sessions", session_id))
+        session = client.get_session(session_id)
     except ClientError:
         return -1
-    return sum(str(e.get("type", "")).startswith(se.REPORT_PREFIX) for e in session["events"])
+    return sum(e.type.startswith(se.REPORT_PREFIX) for e in session.events)
 
 
 def working_dir(project: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,6 +17,8 @@ from rich.text import Text
 from maestro.cli import plain
 from maestro.cli.errors import FAILURES, Failure, exit_code_of
 from maestro.client import MaestroClient
+
+T = TypeVar("T")
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help='Machine output: {"success": ..., "data": ...} on stdout.')
@@ -60,7 +62,7 @@ class Command:
             self._client = MaestroClient(self._server)
         return self._client
 
-    def done(self, data: Any, show: Callable[[Any], None] | None = None) -> None:
+    def done(self, data: T, show: Callable[[T], None] | None = None) -> None:
         """Print the result: the envelope with ``--json``, else ``show(data)``."""
         if self.json_mode:
             plain.print_json(plain.success(data))

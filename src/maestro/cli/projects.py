@@ -19,7 +19,7 @@ from maestro.cli.output import (
     when,
 )
 from maestro.cli.usage import show_rollup
-from maestro.client import api_path
+from maestro.domain.models import PermissionPolicy, Project
 
 app = typer.Typer(
     help="Projects: a name and the working directory agents run in.", no_args_is_help=True
@@ -34,37 +34,36 @@ MODES = {
     "plan": "read-only: plans, changes nothing",
     "bypassPermissions": "DANGEROUS: runs every command without asking",
 }
-# Without the policy's mode (a server that predates permissions): what it means.
-DEFAULT_MODE = "acceptEdits"
+DEFAULT_MODE = PermissionPolicy().mode
 
 
-def policy_pairs(policy: dict[str, Any]) -> list[tuple[str, Any]]:
+def policy_pairs(policy: PermissionPolicy) -> list[tuple[str, Any]]:
     """The rows of a field view for a permission policy: mode, allow, deny."""
-    mode = policy.get("mode", DEFAULT_MODE)
+    mode = policy.mode
     explained = f"{mode} ({MODES[mode]})" if mode in MODES else mode
     return [
         ("mode", explained),
-        ("allow", "\n".join(policy.get("allow", []))),
-        ("deny", "\n".join(policy.get("deny", []))),
+        ("allow", "\n".join(policy.allow)),
+        ("deny", "\n".join(policy.deny)),
     ]
 
 
-def show_project(project: dict[str, Any]) -> None:
+def show_project(project: Project) -> None:
     fields(
-        project["name"],
+        project.name,
         [
-            ("id", project["id"]),
-            ("workingDir", project["workingDir"]),
-            ("description", project["description"]),
-            ("created", when(project["createdAt"])),
-            ("updated", when(project["updatedAt"])),
-            *policy_pairs(project.get("permissions") or {}),
+            ("id", project.id),
+            ("workingDir", project.working_dir),
+            ("description", project.description),
+            ("created", when(project.created_at)),
+            ("updated", when(project.updated_at)),
+            *policy_pairs(project.permissions),
         ],
     )
 
 
 def changed_policy(
-    policy: dict[str, Any],
+    policy: PermissionPolicy,
     allow: list[str],
     deny: list[str],
     remove: list[str],
@@ -72,24 +71,24 @@ def changed_policy(
 ) -> dict[str, Any]:
     """``policy`` with rules added (once each), rules removed from both lists, and
     the mode set; the server validates the result."""
-    allowed = [r for r in policy.get("allow", []) if r not in remove]
-    denied = [r for r in policy.get("deny", []) if r not in remove]
+    allowed = [r for r in policy.allow if r not in remove]
+    denied = [r for r in policy.deny if r not in remove]
     allowed += [r for r in dict.fromkeys(allow) if r not in allowed]
     denied += [r for r in dict.fromkeys(deny) if r not in denied]
-    return {"mode": mode or policy.get("mode", DEFAULT_MODE), "allow": allowed, "deny": denied}
+    return {"mode": mode or policy.mode, "allow": allowed, "deny": denied}
 
 
 @app.command("list")
 def list_projects(json: JsonFlag = False, server: ServerOption = None) -> None:
     """List all projects, oldest first."""
     with command(json, server) as cmd:
-        projects = cmd.client.get("/api/projects")
+        projects = cmd.client.list_projects()
         cmd.done(
             projects,
             lambda ps: table(
                 "Projects",
                 ["id", "name", "workingDir", "created"],
-                [(p["id"], p["name"], p["workingDir"], when(p["createdAt"])) for p in ps],
+                [(p.id, p.name, p.working_dir, when(p.created_at)) for p in ps],
             ),
         )
 
@@ -107,15 +106,15 @@ def create_project(
     """Create a project."""
     with command(json, server) as cmd:
         body = {"name": name, "workingDir": working_dir, "description": description}
-        project = cmd.client.post("/api/projects", body)
-        cmd.done(project, lambda p: say(f"created project {p['id']} ({p['name']})"))
+        project = cmd.client.create_project(body)
+        cmd.done(project, lambda p: say(f"created project {p.id} ({p.name})"))
 
 
 @app.command("show")
 def show(project_id: ProjectArg, json: JsonFlag = False, server: ServerOption = None) -> None:
     """Show one project."""
     with command(json, server) as cmd:
-        cmd.done(cmd.client.get(api_path("projects", project_id)), show_project)
+        cmd.done(cmd.client.get_project(project_id), show_project)
 
 
 @app.command("update")
@@ -133,16 +132,16 @@ def update(
     with command(json, server) as cmd:
         body = {"name": name, "workingDir": working_dir, "description": description}
         changes = {k: v for k, v in body.items() if v is not None}
-        project = cmd.client.put(api_path("projects", project_id), changes)
-        cmd.done(project, lambda p: say(f"updated project {p['id']}"))
+        project = cmd.client.replace_project(project_id, changes)
+        cmd.done(project, lambda p: say(f"updated project {p.id}"))
 
 
 @app.command("delete")
 def delete(project_id: ProjectArg, json: JsonFlag = False, server: ServerOption = None) -> None:
     """Delete a project (refused while it has tasks or sessions)."""
     with command(json, server) as cmd:
-        result = cmd.client.delete(api_path("projects", project_id))
-        cmd.done(result, lambda r: say(f"deleted project {r['id']}"))
+        result = cmd.client.delete_project(project_id)
+        cmd.done(result, lambda r: say(f"deleted project {r.id}"))
 
 
 @app.command("permissions")
@@ -184,27 +183,26 @@ def permissions(
                 "--reset restores the default rules; add or remove rules in a second command",
                 code="VALIDATION_ERROR",
             )
-        project = cmd.client.get(api_path("projects", project_id))
-        policy = project.get("permissions") or {}
+        project = cmd.client.get_project(project_id)
+        policy = project.permissions
         if reset:
             # allow and deny left out: the server fills in its defaults.
             body: dict[str, Any] | None = {"mode": mode or DEFAULT_MODE}
         elif allow or deny or remove or mode:
             body = changed_policy(policy, allow or [], deny or [], remove or [], mode)
-            listed = [*policy.get("allow", []), *policy.get("deny", [])]
+            listed = [*policy.allow, *policy.deny]
             for rule in [r for r in remove or [] if r not in listed]:
                 warn(f"{escape(rule)} is in neither list; nothing to remove")
         else:
             body = None
         if body is not None:
-            updated = cmd.client.patch(api_path("projects", project_id), {"permissions": body})
-            policy = updated["permissions"]
-            if policy.get("mode") == "bypassPermissions":
+            policy = cmd.client.update_project(project_id, {"permissions": body}).permissions
+            if policy.mode == "bypassPermissions":
                 warn(
                     "mode bypassPermissions: the project's agents will now run "
                     "every command without asking"
                 )
-        cmd.done(policy, lambda p: fields(f"Permissions of {project['name']}", policy_pairs(p)))
+        cmd.done(policy, lambda p: fields(f"Permissions of {project.name}", policy_pairs(p)))
 
 
 def warn(markup: str) -> None:
@@ -218,5 +216,5 @@ def usage(project_id: ProjectArg, json: JsonFlag = False, server: ServerOption =
     With --json, data is the body of GET /api/projects/{id}/usage.
     """
     with command(json, server) as cmd:
-        rollup = cmd.client.get(api_path("projects", project_id, "usage"))
+        rollup = cmd.client.project_usage(project_id)
         cmd.done(rollup, lambda r: show_rollup(f"Usage of project {project_id}", r))

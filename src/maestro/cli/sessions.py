@@ -29,8 +29,9 @@ from maestro.cli.output import (
 from maestro.cli.skills import known_skills
 from maestro.cli.tasks import TaskArg
 from maestro.cli.usage import cost, usage_pairs
-from maestro.client import ApiError, api_path
-from maestro.domain.models import FINISHED_SESSION_STATUSES
+from maestro.client import ApiError
+from maestro.domain.models import FINISHED_SESSION_STATUSES, Session
+from maestro.domain.vocabulary import SESSION_STATUSES, SPAWN_ROLES
 
 app = typer.Typer(
     help="Sessions: agents at work on tasks; spawn them and wait for them.",
@@ -39,7 +40,7 @@ app = typer.Typer(
 
 SessionArg = Annotated[str, typer.Argument(help="Session id")]
 TaskOption = Annotated[list[str] | None, typer.Option("--task", "-t", help="Task id (repeatable)")]
-STATUSES = "spawning, running, completed, failed"
+STATUSES = ", ".join(SESSION_STATUSES)
 DEFAULT_SKILL = "maestro-worker"
 AGENT_WAIT_SECONDS = 100.0
 """``session wait``'s default bound inside an agent's session: Claude Code moves a
@@ -47,54 +48,54 @@ foreground shell command to the background after 120 s (and kills it ~10 minutes
 later), so an agent waits in steps below that and repeats."""
 
 
-def show_sessions(title: str, sessions: Sequence[dict[str, Any]]) -> None:
+def show_sessions(title: str, sessions: Sequence[Session]) -> None:
     table(
         title,
         ["id", "name", "status", "tasks", "agent", "started", "last activity", "cost"],
         [
             (
-                s["id"],
-                s["name"],
-                s["status"],
-                ", ".join(s["taskIds"]),
-                s["agentId"] or s["metadata"].get("agent"),
-                when(s["startedAt"]),
-                when(s["lastActivity"]),
-                cost(s["usage"]["costUsd"]) if s.get("usage") else None,
+                s.id,
+                s.name,
+                s.status,
+                ", ".join(s.task_ids),
+                s.agent_id or s.metadata.get("agent"),
+                when(s.started_at),
+                when(s.last_activity),
+                cost(s.usage.cost_usd) if s.usage else None,
             )
             for s in sessions
         ],
     )
 
 
-def show_session(session: dict[str, Any]) -> None:
+def show_session(session: Session) -> None:
     """The session, what its agent spent (when it reported), and its events, oldest first."""
-    meta = session["metadata"]
+    meta = session.metadata
     pairs = [
-        ("id", session["id"]),
-        ("project", session["projectId"]),
-        ("status", session["status"]),
-        ("tasks", ", ".join(session["taskIds"])),
-        ("agent", session["agentId"] or meta.get("agent")),
+        ("id", session.id),
+        ("project", session.project_id),
+        ("status", session.status),
+        ("tasks", ", ".join(session.task_ids)),
+        ("agent", session.agent_id or meta.get("agent")),
         ("role", meta.get("role")),
         ("skills", ", ".join(meta.get("skills") or [])),
         ("spawned by", meta.get("spawnedBy")),
         ("spawn source", meta.get("spawnSource")),
-        ("host", f"{session['hostname']} ({session['platform']})"),
-        ("started", when(session["startedAt"])),
-        ("last activity", when(session["lastActivity"])),
-        ("completed", when(session["completedAt"])),
+        ("host", f"{session.hostname} ({session.platform})"),
+        ("started", when(session.started_at)),
+        ("last activity", when(session.last_activity)),
+        ("completed", when(session.completed_at)),
     ]
-    if session.get("usage"):
-        pairs += usage_pairs(session["usage"])
-    if session.get("agentSessionId"):
-        pairs.append(("agent session", session["agentSessionId"]))
-    fields(session["name"], pairs)
+    if session.usage:
+        pairs += usage_pairs(session.usage)
+    if session.agent_session_id:
+        pairs.append(("agent session", session.agent_session_id))
+    fields(session.name, pairs)
     console.print()
     table(
         "Events",
         ["time", "type", "data"],
-        [(when(e["timestamp"]), e["type"], _compact(e.get("data"))) for e in session["events"]],
+        [(when(e.timestamp), e.type, _compact(e.data)) for e in session.events],
     )
 
 
@@ -115,13 +116,7 @@ def list_sessions(
 ) -> None:
     """List sessions, oldest first; the filters combine."""
     with command(json, server) as cmd:
-        sessions = cmd.client.get(
-            "/api/sessions",
-            projectId=project or None,
-            taskId=task,
-            status=status,
-            active="true" if active else None,
-        )
+        sessions = cmd.client.list_sessions(project or None, task, status, active)
         cmd.done(sessions, lambda ss: show_sessions("Sessions", ss))
 
 
@@ -129,7 +124,7 @@ def list_sessions(
 def show(session_id: SessionArg, json: JsonFlag = False, server: ServerOption = None) -> None:
     """Show a session with its events."""
     with command(json, server) as cmd:
-        cmd.done(cmd.client.get(api_path("sessions", session_id)), show_session)
+        cmd.done(cmd.client.get_session(session_id), show_session)
 
 
 @app.command("create")
@@ -151,8 +146,8 @@ def create(
             "name": name,
             "id": session_id,
         }
-        session = cmd.client.post("/api/sessions", {k: v for k, v in body.items() if v is not None})
-        cmd.done(session, lambda s: say(f"created session {s['id']} ({s['name']})"))
+        session = cmd.client.create_session({k: v for k, v in body.items() if v is not None})
+        cmd.done(session, lambda s: say(f"created session {s.id} ({s.name})"))
 
 
 @app.command("update")
@@ -166,16 +161,16 @@ def update(
     """Change a session's status or name."""
     with command(json, server) as cmd:
         changes = {k: v for k, v in {"status": status, "name": name}.items() if v is not None}
-        session = cmd.client.patch(api_path("sessions", session_id), changes)
-        cmd.done(session, lambda s: say(f"updated session {s['id']} ({s['status']})"))
+        session = cmd.client.update_session(session_id, changes)
+        cmd.done(session, lambda s: say(f"updated session {s.id} ({s.status})"))
 
 
 @app.command("delete")
 def delete(session_id: SessionArg, json: JsonFlag = False, server: ServerOption = None) -> None:
     """Delete a session; its tasks are unlinked."""
     with command(json, server) as cmd:
-        result = cmd.client.delete(api_path("sessions", session_id))
-        cmd.done(result, lambda r: say(f"deleted session {r['id']}"))
+        result = cmd.client.delete_session(session_id)
+        cmd.done(result, lambda r: say(f"deleted session {r.id}"))
 
 
 @app.command("add-task")
@@ -184,8 +179,8 @@ def add_task(
 ) -> None:
     """Link a task to a session (linking twice changes nothing)."""
     with command(json, server) as cmd:
-        session = cmd.client.post(api_path("sessions", session_id, "tasks", task_id))
-        cmd.done(session, lambda s: say(f"linked task {task_id} to session {s['id']}"))
+        session = cmd.client.link_task(session_id, task_id)
+        cmd.done(session, lambda s: say(f"linked task {task_id} to session {s.id}"))
 
 
 @app.command("remove-task")
@@ -194,8 +189,8 @@ def remove_task(
 ) -> None:
     """Unlink a task from a session (unlinking twice changes nothing)."""
     with command(json, server) as cmd:
-        session = cmd.client.delete(api_path("sessions", session_id, "tasks", task_id))
-        cmd.done(session, lambda s: say(f"unlinked task {task_id} from session {s['id']}"))
+        session = cmd.client.unlink_task(session_id, task_id)
+        cmd.done(session, lambda s: say(f"unlinked task {task_id} from session {s.id}"))
 
 
 def _spawn_failed(error: ApiError) -> ApiError | CommandError:
@@ -229,7 +224,7 @@ def spawn(
             "--skill", "-s", help=f"Skill for the agent (repeatable) (default: {DEFAULT_SKILL})"
         ),
     ] = None,
-    role: Annotated[str, typer.Option(help="worker or orchestrator")] = "worker",
+    role: Annotated[str, typer.Option(help=" or ".join(SPAWN_ROLES))] = "worker",
     agent: Annotated[str, typer.Option(help="Agent adapter: claude, codex, custom")] = "claude",
     model: Annotated[str | None, typer.Option(help="Model for the agent")] = None,
     name: Annotated[str | None, typer.Option(help="Session name (default: from the tasks)")] = None,
@@ -268,14 +263,14 @@ def spawn(
             "spawnReason": reason,
         }
         try:
-            result = cmd.client.post("/api/sessions/spawn", body)
+            result = cmd.client.spawn(body)
         except ApiError as error:
             raise _spawn_failed(error) from error
-        spawned = {"sessionId": result["sessionId"], "session": result["session"]}
+        spawned = {"sessionId": result.session_id, "session": result.session}
         cmd.done(
             spawned,
             lambda r: say(
-                f"spawned session {r['sessionId']} ({role}, {agent}) for "
+                f"spawned session {result.session_id} ({role}, {agent}) for "
                 f"{', '.join(tasks)}; a runner (`maestro runner`) opens its terminal"
             ),
         )
@@ -312,28 +307,28 @@ def wait(
             raise CommandError("--interval must be more than 0 seconds", code="VALIDATION_ERROR")
         ids = list(dict.fromkeys(session_ids))
         deadline = None if timeout is None else time.monotonic() + timeout
-        seen: dict[str, dict[str, Any]] = {}
+        seen: dict[str, Session] = {}
         while True:
             for session_id in ids:
-                session = cmd.client.get(api_path("sessions", session_id))
+                session = cmd.client.get_session(session_id)
                 before = seen.get(session_id)
                 if (
                     not json
                     and before is not None
-                    and before["status"] != session["status"]
-                    and session["status"] in FINISHED_SESSION_STATUSES
+                    and before.status != session.status
+                    and session.status in FINISHED_SESSION_STATUSES
                 ):
-                    say(f"session {session_id} {session['status']}")
+                    say(f"session {session_id} {session.status}")
                 seen[session_id] = session
             sessions = [seen[i] for i in ids]
-            waiting = [s for s in sessions if s["status"] not in FINISHED_SESSION_STATUSES]
+            waiting = [s for s in sessions if s.status not in FINISHED_SESSION_STATUSES]
             if not waiting:
                 break
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 if not json:
                     show_sessions("Sessions", sessions)
-                listed = ", ".join(f"{s['id']} ({s['status']})" for s in waiting)
+                listed = ", ".join(f"{s.id} ({s.status})" for s in waiting)
                 fail(
                     CommandError(
                         f"timed out after {timeout:g}s; still waiting for {listed}",
@@ -343,11 +338,11 @@ def wait(
                     sessions,
                 )
             time.sleep(interval if left is None else min(interval, left))
-        failed = [s for s in sessions if s["status"] == "failed"]
+        failed = [s for s in sessions if s.status == "failed"]
         if failed:
             if not json:
                 show_sessions("Sessions", sessions)
-            listed = ", ".join(f"{s['id']} ({s['name']})" for s in failed)
+            listed = ", ".join(f"{s.id} ({s.name})" for s in failed)
             fail(
                 CommandError(
                     f"{len(failed)} of {len(sessions)} sessions failed: {listed}",

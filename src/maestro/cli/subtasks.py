@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from maestro.cli.output import JsonFlag, ServerOption, command, say, table
 from maestro.cli.tasks import TaskArg
-from maestro.client import api_path
+from maestro.domain.models import Subtask
 
 app = typer.Typer(help="Subtasks: the checklist inside a task.", no_args_is_help=True)
 
 SubtaskArg = Annotated[str, typer.Argument(help="Subtask id")]
 
 
-def _path(task_id: str, subtask_id: str | None = None) -> str:
-    tail = () if subtask_id is None else (subtask_id,)
-    return api_path("tasks", task_id, "subtasks", *tail)
-
-
-def show_subtasks(task_id: str, subtasks: list[dict[str, Any]]) -> None:
+def show_subtasks(task_id: str, subtasks: list[Subtask]) -> None:
     table(
         f"Subtasks of {task_id}",
         ["#", "done", "title", "id", "description"],
-        [
-            (s["order"], "x" if s["completed"] else "", s["title"], s["id"], s["description"])
-            for s in subtasks
-        ],
+        [(s.order, "x" if s.completed else "", s.title, s.id, s.description) for s in subtasks],
     )
 
 
@@ -35,7 +27,7 @@ def show_subtasks(task_id: str, subtasks: list[dict[str, Any]]) -> None:
 def list_subtasks(task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None) -> None:
     """List a task's subtasks, in order."""
     with command(json, server) as cmd:
-        subtasks = cmd.client.get(_path(task_id))
+        subtasks = cmd.client.list_subtasks(task_id)
         cmd.done(subtasks, lambda ss: show_subtasks(task_id, ss))
 
 
@@ -49,8 +41,8 @@ def add(
 ) -> None:
     """Add a subtask at the end of a task's checklist."""
     with command(json, server) as cmd:
-        subtask = cmd.client.post(_path(task_id), {"title": title, "description": description})
-        cmd.done(subtask, lambda s: say(f"added subtask {s['id']} ({s['title']}) to {task_id}"))
+        subtask = cmd.client.create_subtask(task_id, {"title": title, "description": description})
+        cmd.done(subtask, lambda s: say(f"added subtask {s.id} ({s.title}) to {task_id}"))
 
 
 @app.command("done")
@@ -63,9 +55,9 @@ def done(
 ) -> None:
     """Tick a subtask off (or, with --undo, un-tick it)."""
     with command(json, server) as cmd:
-        subtask = cmd.client.patch(_path(task_id, subtask_id), {"completed": not undo})
-        state = "done" if subtask["completed"] else "not done"
-        cmd.done(subtask, lambda s: say(f"subtask {s['id']} ({s['title']}) is {state}"))
+        subtask = cmd.client.update_subtask(task_id, subtask_id, {"completed": not undo})
+        state = "done" if subtask.completed else "not done"
+        cmd.done(subtask, lambda s: say(f"subtask {s.id} ({s.title}) is {state}"))
 
 
 @app.command("update")
@@ -84,8 +76,8 @@ def update(
     with command(json, server) as cmd:
         body = {"title": title, "description": description, "order": order}
         changes = {k: v for k, v in body.items() if v is not None}
-        subtask = cmd.client.patch(_path(task_id, subtask_id), changes)
-        cmd.done(subtask, lambda s: say(f"updated subtask {s['id']}"))
+        subtask = cmd.client.update_subtask(task_id, subtask_id, changes)
+        cmd.done(subtask, lambda s: say(f"updated subtask {s.id}"))
 
 
 @app.command("delete")
@@ -94,5 +86,5 @@ def delete(
 ) -> None:
     """Delete a subtask."""
     with command(json, server) as cmd:
-        result = cmd.client.delete(_path(task_id, subtask_id))
-        cmd.done(result, lambda r: say(f"deleted subtask {r['id']}"))
+        result = cmd.client.delete_subtask(task_id, subtask_id)
+        cmd.done(result, lambda r: say(f"deleted subtask {r.id}"))

@@ -13,7 +13,9 @@ from maestro.agents.context import current_session_id
 from maestro.cli.defaults import ProjectOption, nullable, require_project
 from maestro.cli.output import JsonFlag, ServerOption, command, console, fields, say, table, when
 from maestro.cli.usage import has_usage, rollup_pairs, show_rollup
-from maestro.client import api_path
+from maestro.domain.models import Task, TimelineEvent
+from maestro.domain.responses import TaskUsage
+from maestro.domain.vocabulary import TASK_PRIORITIES, TASK_STATUSES
 
 app = typer.Typer(
     help="Tasks: the units of work agents take on, with subtasks and a timeline.",
@@ -21,82 +23,81 @@ app = typer.Typer(
 )
 
 TaskArg = Annotated[str, typer.Argument(help="Task id")]
-STATUSES = "pending, in_progress, completed, blocked"
-PRIORITIES = "low, medium, high"
+STATUSES = ", ".join(TASK_STATUSES)
+PRIORITIES = ", ".join(TASK_PRIORITIES)
 RECENT_TIMELINE = 10
 
 
-def subtask_progress(task: dict[str, Any]) -> str:
+def subtask_progress(task: Task) -> str:
     """``2/3`` for a task with three subtasks, two of them done."""
-    subtasks = task["subtasks"]
-    if not subtasks:
+    if not task.subtasks:
         return ""
-    return f"{sum(1 for s in subtasks if s['completed'])}/{len(subtasks)}"
+    return f"{sum(1 for s in task.subtasks if s.completed)}/{len(task.subtasks)}"
 
 
-def show_tasks(title: str, tasks: Sequence[dict[str, Any]]) -> None:
+def show_tasks(title: str, tasks: Sequence[Task]) -> None:
     table(
         title,
         ["id", "title", "status", "priority", "parent", "subtasks", "updated"],
         [
             (
-                t["id"],
-                t["title"],
-                t["status"],
-                t["priority"],
-                t["parentId"],
+                t.id,
+                t.title,
+                t.status,
+                t.priority,
+                t.parent_id,
                 subtask_progress(t),
-                when(t["updatedAt"]),
+                when(t.updated_at),
             )
             for t in tasks
         ],
     )
 
 
-def show_timeline(events: Sequence[dict[str, Any]], title: str = "Timeline") -> None:
+def show_timeline(events: Sequence[TimelineEvent], title: str = "Timeline") -> None:
     table(
         title,
         ["time", "type", "message", "session"],
-        [(when(e["timestamp"]), e["type"], e.get("message"), e.get("sessionId")) for e in events],
+        [(when(e.timestamp), e.type, e.message, e.session_id) for e in events],
     )
 
 
-def show_task(task: dict[str, Any], rollup: dict[str, Any] | None = None) -> None:
+def show_task(task: Task, rollup: TaskUsage | None = None) -> None:
     """The task, its subtasks as a checklist, the most recent timeline events, and
     what its sessions and its children's spent (``rollup``), if anything."""
     fields(
-        task["title"],
+        task.title,
         [
-            ("id", task["id"]),
-            ("project", task["projectId"]),
-            ("parent", task["parentId"]),
-            ("status", task["status"]),
-            ("priority", task["priority"]),
-            ("description", task["description"]),
-            ("initialPrompt", task["initialPrompt"]),
-            ("dependencies", ", ".join(task["dependencies"])),
-            ("sessions", ", ".join(task["sessionIds"])),
-            ("created", when(task["createdAt"])),
-            ("started", when(task["startedAt"])),
-            ("completed", when(task["completedAt"])),
-            ("updated", when(task["updatedAt"])),
+            ("id", task.id),
+            ("project", task.project_id),
+            ("parent", task.parent_id),
+            ("status", task.status),
+            ("priority", task.priority),
+            ("description", task.description),
+            ("initialPrompt", task.initial_prompt),
+            ("dependencies", ", ".join(task.dependencies)),
+            ("sessions", ", ".join(task.session_ids)),
+            ("created", when(task.created_at)),
+            ("started", when(task.started_at)),
+            ("completed", when(task.completed_at)),
+            ("updated", when(task.updated_at)),
         ],
     )
-    subtasks = task["subtasks"]
+    subtasks = task.subtasks
     console.print()
     if subtasks:
         console.print(f"[bold]Subtasks[/bold] ({subtask_progress(task)} done)")
         for subtask in subtasks:
-            mark = "[green]\\[x][/green]" if subtask["completed"] else "\\[ ]"
-            console.print(f"  {mark} {escape(subtask['title'])}  [dim]{subtask['id']}[/dim]")
+            mark = "[green]\\[x][/green]" if subtask.completed else "\\[ ]"
+            console.print(f"  {mark} {escape(subtask.title)}  [dim]{subtask.id}[/dim]")
     else:
         console.print("[bold]Subtasks[/bold]: none")
     console.print()
-    timeline = task["timeline"]
+    timeline = task.timeline
     recent = timeline[-RECENT_TIMELINE:]
     shown = "" if len(recent) == len(timeline) else f" (last {len(recent)} of {len(timeline)})"
     show_timeline(recent, f"Timeline{shown}")
-    if rollup and has_usage(rollup["usage"]):
+    if rollup and has_usage(rollup.usage):
         console.print()
         fields("Usage (with child tasks)", rollup_pairs(rollup))
 
@@ -117,13 +118,7 @@ def list_tasks(
 ) -> None:
     """List tasks, oldest first; the filters combine."""
     with command(json, server) as cmd:
-        tasks = cmd.client.get(
-            "/api/tasks",
-            projectId=project or None,
-            status=status,
-            parentId=parent,
-            sessionId=session,
-        )
+        tasks = cmd.client.list_tasks(project or None, status, parent, session)
         cmd.done(tasks, lambda ts: show_tasks("Tasks", ts))
 
 
@@ -157,8 +152,8 @@ def create_task(
             "initialPrompt": prompt,
             "dependencies": depends_on,
         }
-        task = cmd.client.post("/api/tasks", {k: v for k, v in body.items() if v is not None})
-        cmd.done(task, lambda t: say(f"created task {t['id']} ({t['title']})"))
+        task = cmd.client.create_task({k: v for k, v in body.items() if v is not None})
+        cmd.done(task, lambda t: say(f"created task {t.id} ({t.title})"))
 
 
 @app.command("show")
@@ -169,8 +164,8 @@ def show(task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None) 
     """
     with command(json, server) as cmd:
         cmd.done(
-            cmd.client.get(api_path("tasks", task_id)),
-            lambda t: show_task(t, cmd.client.get(api_path("tasks", task_id, "usage"))),
+            cmd.client.get_task(task_id),
+            lambda t: show_task(t, cmd.client.task_usage(task_id)),
         )
 
 
@@ -200,8 +195,8 @@ def update(
         changes = {k: v for k, v in body.items() if v is not None}
         if parent is not None:
             changes["parentId"] = nullable(parent)
-        task = cmd.client.patch(api_path("tasks", task_id), changes)
-        cmd.done(task, lambda t: say(f"updated task {t['id']} ({t['status']})"))
+        task = cmd.client.update_task(task_id, changes)
+        cmd.done(task, lambda t: say(f"updated task {t.id} ({t.status})"))
 
 
 @app.command("delete")
@@ -213,15 +208,15 @@ def delete(
 ) -> None:
     """Delete a task (refused while it has child tasks, unless --cascade)."""
     with command(json, server) as cmd:
-        result = cmd.client.delete(api_path("tasks", task_id), cascade="true" if cascade else None)
-        cmd.done(result, lambda r: say(f"deleted task {r['id']}"))
+        result = cmd.client.delete_task(task_id, cascade)
+        cmd.done(result, lambda r: say(f"deleted task {r.id}"))
 
 
 @app.command("children")
 def children(task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None) -> None:
     """List a task's direct child tasks."""
     with command(json, server) as cmd:
-        tasks = cmd.client.get(api_path("tasks", task_id, "children"))
+        tasks = cmd.client.task_children(task_id)
         cmd.done(tasks, lambda ts: show_tasks(f"Children of {task_id}", ts))
 
 
@@ -241,8 +236,8 @@ def timeline(
     """Append an event to a task's timeline (tagged with the current session, if any)."""
     with command(json, server) as cmd:
         body = {"type": kind, "message": message, "sessionId": current_session_id(os.environ)}
-        task = cmd.client.post(api_path("tasks", task_id, "timeline"), body)
-        cmd.done(task, lambda t: say(f"added {kind} to task {t['id']}: {message}"))
+        task = cmd.client.add_timeline_event(task_id, body)
+        cmd.done(task, lambda t: say(f"added {kind} to task {t.id}: {message}"))
 
 
 @app.command("usage")
@@ -252,5 +247,5 @@ def usage(task_id: TaskArg, json: JsonFlag = False, server: ServerOption = None)
     With --json, data is the body of GET /api/tasks/{id}/usage.
     """
     with command(json, server) as cmd:
-        rollup = cmd.client.get(api_path("tasks", task_id, "usage"))
+        rollup = cmd.client.task_usage(task_id)
         cmd.done(rollup, lambda r: show_rollup(f"Usage of task {task_id}", r))

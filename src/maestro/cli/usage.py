@@ -3,23 +3,22 @@ the roll-ups of ``GET /api/tasks/{id}/usage`` and ``GET /api/projects/{id}/usage
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from maestro.cli.output import fields
+from maestro.domain.models import Usage
+from maestro.domain.responses import ProjectUsage, TaskUsage, UsageTotals
 
-_COUNTERS = ("inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens", "turns")
 
-
-def tokens(usage: Mapping[str, Any]) -> str:
+def tokens(usage: Usage | UsageTotals) -> str:
     """``in 1,234 · out 567 · cache read 8,900 · cache write 120``"""
     parts = [
-        ("in", usage.get("inputTokens")),
-        ("out", usage.get("outputTokens")),
-        ("cache read", usage.get("cacheReadTokens")),
-        ("cache write", usage.get("cacheWriteTokens")),
+        ("in", usage.input_tokens),
+        ("out", usage.output_tokens),
+        ("cache read", usage.cache_read_tokens),
+        ("cache write", usage.cache_write_tokens),
     ]
-    return " · ".join(f"{name} {count or 0:,}" for name, count in parts)
+    return " · ".join(f"{name} {count:,}" for name, count in parts)
 
 
 def cost(usd: float | None) -> str:
@@ -40,40 +39,45 @@ def duration(ms: int | None) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
-def has_usage(usage: Mapping[str, Any] | None) -> bool:
+def has_usage(usage: Usage | UsageTotals | None) -> bool:
     """Whether anything was spent: a roll-up over sessions that never reported is all zeros."""
-    if not usage:
+    if usage is None:
         return False
-    return any(usage.get(key) for key in _COUNTERS) or bool(usage.get("costUsd"))
+    counters = (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        usage.turns,
+    )
+    return any(counters) or bool(usage.cost_usd)
 
 
-def usage_pairs(usage: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """The rows of a field view for one ``usage`` object (a session's or a roll-up's)."""
+def usage_pairs(usage: Usage | UsageTotals) -> list[tuple[str, Any]]:
+    """The rows of a field view for one ``usage`` (a session's or a roll-up's sum;
+    only a session's names its model)."""
     pairs: list[tuple[str, Any]] = [
         ("tokens", tokens(usage)),
-        ("cost", cost(usage.get("costUsd"))),
-        ("turns", usage.get("turns")),
-        ("duration", duration(usage.get("durationMs"))),
+        ("cost", cost(usage.cost_usd)),
+        ("turns", usage.turns),
+        ("duration", duration(usage.duration_ms)),
     ]
-    if "model" in usage:
-        pairs.append(("model", usage.get("model")))
-    if usage.get("permissionDenials"):
-        pairs.append(("permission denials", usage["permissionDenials"]))
+    if isinstance(usage, Usage):
+        pairs.append(("model", usage.model))
+    if usage.permission_denials:
+        pairs.append(("permission denials", usage.permission_denials))
     return pairs
 
 
-def rollup_pairs(rollup: Mapping[str, Any]) -> list[tuple[str, Any]]:
+def rollup_pairs(rollup: TaskUsage | ProjectUsage) -> list[tuple[str, Any]]:
     """A task's or project's roll-up: the summed usage, its sessions, tasks and models."""
-    pairs = usage_pairs(rollup["usage"])
-    pairs.append(("sessions", rollup.get("sessions")))
-    if "taskIds" in rollup:
-        count = len(rollup["taskIds"])
-        pairs.append(
-            ("tasks", f"{count} (the task and its descendants)" if "taskId" in rollup else count)
-        )
-    pairs.append(("models", ", ".join(rollup.get("models") or [])))
+    pairs = usage_pairs(rollup.usage)
+    pairs.append(("sessions", rollup.sessions))
+    if isinstance(rollup, TaskUsage):
+        pairs.append(("tasks", f"{len(rollup.task_ids)} (the task and its descendants)"))
+    pairs.append(("models", ", ".join(rollup.models)))
     return pairs
 
 
-def show_rollup(title: str, rollup: Mapping[str, Any]) -> None:
+def show_rollup(title: str, rollup: TaskUsage | ProjectUsage) -> None:
     fields(title, rollup_pairs(rollup))

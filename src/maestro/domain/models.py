@@ -29,6 +29,7 @@ from maestro.domain.vocabulary import (
     SpawnSource,
     TaskPriority,
     TaskStatus,
+    TimelineEventType,
 )
 
 __all__ = [  # the vocabulary, re-exported where the entities are
@@ -41,16 +42,7 @@ __all__ = [  # the vocabulary, re-exported where the entities are
     "SpawnSource",
     "TaskPriority",
     "TaskStatus",
-]
-
-TimelineEventType = Literal[
-    "created",
-    "session_started",
-    "session_ended",
-    "update",
-    "milestone",
-    "blocker",
-    "status_changed",
+    "TimelineEventType",
 ]
 
 

@@ -13,6 +13,15 @@ from typing import Literal, get_args
 TaskStatus = Literal["pending", "in_progress", "completed", "blocked"]
 TaskPriority = Literal["low", "medium", "high"]
 SessionStatus = Literal["spawning", "running", "completed", "failed"]
+TimelineEventType = Literal[
+    "created",
+    "session_started",
+    "session_ended",
+    "update",
+    "milestone",
+    "blocker",
+    "status_changed",
+]
 SpawnRole = Literal["worker", "orchestrator"]
 SpawnSource = Literal["manual", "orchestrator", "ui", "cli", "api"]
 
@@ -20,4 +29,6 @@ TASK_STATUSES: tuple[TaskStatus, ...] = get_args(TaskStatus)
 SESSION_STATUSES: tuple[SessionStatus, ...] = get_args(SessionStatus)
 FINISHED_SESSION_STATUSES: frozenset[SessionStatus] = frozenset({"completed", "failed"})
 """A session in one of these has ended; every other status is active."""
+TASK_PRIORITIES: tuple[TaskPriority, ...] = get_args(TaskPriority)
+TIMELINE_EVENT_TYPES: tuple[TimelineEventType, ...] = get_args(TimelineEventType)
 SPAWN_ROLES: tuple[SpawnRole, ...] = get_args(SpawnRole)

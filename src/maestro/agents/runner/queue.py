@@ -10,13 +10,13 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from maestro.agents.runner.spawns import BadSpawn, Spawn
 from maestro.agents.runner.state import RunnerState
 from maestro.agents.runner.terminals import Launcher, Terminal
-from maestro.client import ApiError, ClientError, MaestroClient, api_path
+from maestro.client import ApiError, ClientError, MaestroClient
 from maestro.domain import session_events as se
+from maestro.domain.models import Project
 
 log = logging.getLogger("maestro.runner")
 
@@ -70,20 +70,17 @@ class SpawnQueue:
 
     def catch_up(self) -> int:
         """Queue every ``spawning`` session not yet opened; returns how many."""
-        sessions = self.client.get("/api/sessions", status="spawning")
-        projects: dict[str, dict[str, Any]] = {}
+        projects: dict[str, Project] = {}
         added = 0
-        for session in sessions:
-            session_id = session.get("id")
-            if self.state.has_opened(session_id) or self.is_waiting(session_id):
+        for session in self.client.list_sessions(status="spawning"):
+            if self.state.has_opened(session.id) or self.is_waiting(session.id):
                 continue
-            project_id = session.get("projectId")
             try:
-                if project_id not in projects:
-                    projects[project_id] = self.client.get(api_path("projects", project_id))
-                added += self.offer(Spawn.from_session(session, projects[project_id]))
+                if session.project_id not in projects:
+                    projects[session.project_id] = self.client.get_project(session.project_id)
+                added += self.offer(Spawn.from_session(session, projects[session.project_id]))
             except (ClientError, BadSpawn) as error:
-                log.warning("cannot open pending session %s: %s", session_id, error)
+                log.warning("cannot open pending session %s: %s", session.id, error)
         if added:
             log.info("found %d pending spawn(s)", added)
         return added
@@ -114,16 +111,14 @@ class SpawnQueue:
 
     def _still_spawning(self, session_id: str) -> bool:
         try:
-            session = self.client.get(api_path("sessions", session_id))
+            session = self.client.get_session(session_id)
         except ApiError as error:
             if error.status == 404:
                 log.info("session %s was deleted before it was opened", session_id)
                 return False
             raise
-        if session.get("status") != "spawning":
-            log.info(
-                "session %s is %s, not spawning; not opening it", session_id, session["status"]
-            )
+        if session.status != "spawning":
+            log.info("session %s is %s, not spawning; not opening it", session_id, session.status)
             return False
         return True
 
@@ -154,9 +149,7 @@ class SpawnQueue:
     def _fail(self, session_id: str, reason: str) -> None:
         log.error("session %s failed: %s", session_id, reason)
         try:
-            self.client.patch(
-                api_path("sessions", session_id), se.failed(se.SPAWN_FAILED, {"reason": reason})
-            )
+            self.client.update_session(session_id, se.failed(se.SPAWN_FAILED, {"reason": reason}))
         except ClientError as error:
             # Still `spawning` and not marked opened: the next catch-up retries.
             log.error("could not mark session %s failed: %s", session_id, error.message)
@@ -180,7 +173,7 @@ class SpawnQueue:
                 "" if code is None else f" (exit code {code})",
             )
             try:
-                status = self.client.get(api_path("sessions", session_id)).get("status")
+                status = self.client.get_session(session_id).status
             except ClientError:
                 continue
             if status == "spawning":

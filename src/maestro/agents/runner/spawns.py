@@ -10,6 +10,7 @@ from typing import Any
 
 from maestro.agents.environment import terminal_env
 from maestro.domain.ids import is_valid_id
+from maestro.domain.models import Project, Session
 from maestro.domain.vocabulary import SPAWN_ROLES
 
 
@@ -39,14 +40,10 @@ class Spawn:
         )
 
     @classmethod
-    def from_session(cls, session: Mapping[str, Any], project: Mapping[str, Any]) -> Spawn:
+    def from_session(cls, session: Session, project: Project) -> Spawn:
         """From a listed ``spawning`` session and its project (the catch-up path)."""
-        metadata = session.get("metadata") or {}
-        env = session.get("env") or {}
-        role = metadata.get("role") or env.get("MAESTRO_ROLE") or "worker"
-        return cls._checked(
-            session.get("id"), session.get("name"), role, project.get("workingDir"), env
-        )
+        role = session.metadata.get("role") or session.env.get("MAESTRO_ROLE") or "worker"
+        return cls._checked(session.id, session.name, role, project.working_dir, session.env)
 
     @classmethod
     def _checked(cls, session_id: Any, name: Any, role: Any, cwd: Any, env: Any) -> Spawn:

@@ -1,4 +1,7 @@
-// Labels and time formatting shared by the views.
+// Labels and time formatting shared by the views. The words (statuses,
+// priorities, timeline types) are the server's vocabulary
+// (src/maestro/domain/vocabulary.py); tests/test_vocabulary.py fails when the
+// two lists differ.
 
 export const TASK_STATUSES = [
   ["pending", "Pending"],
@@ -19,6 +22,8 @@ export const SESSION_STATUSES = [
   ["completed", "Completed"],
   ["failed", "Failed"],
 ];
+
+export const FINISHED_SESSION_STATUSES = new Set(["completed", "failed"]);
 
 export const TIMELINE_TYPES = {
   created: { label: "Created", icon: "✦" },

@@ -3,11 +3,11 @@
 // "Active only" hides finished ones.
 
 import { fill, h } from "../dom.js";
-import { absolute, ago, cost, count, duration, label, tokenBreakdown } from "../format.js";
+import { FINISHED_SESSION_STATUSES, absolute, ago, cost, count, duration, label, tokenBreakdown } from "../format.js";
 import { href } from "../router.js";
 import { deleteSessionDialog } from "./forms.js";
 
-const ACTIVE = new Set(["spawning", "running"]);
+const isActive = (session) => !FINISHED_SESSION_STATUSES.has(session.status);
 
 export class SessionsView {
   constructor(actions) {
@@ -36,8 +36,8 @@ export class SessionsView {
     this.model = model;
     this.project = project;
     const all = model.sessionsOf(project.id);
-    const shown = this.activeOnly ? all.filter((s) => ACTIVE.has(s.status)) : all;
-    const active = all.filter((s) => ACTIVE.has(s.status)).length;
+    const shown = this.activeOnly ? all.filter(isActive) : all;
+    const active = all.filter(isActive).length;
     this.summary.textContent = `${all.length} session(s), ${active} active`;
     fill(
       this.list,

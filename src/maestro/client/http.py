@@ -1,4 +1,4 @@
-"""The one HTTP client every command and the runner use.
+"""The transport under the client: JSON over HTTP to one server.
 
 It knows the server's URL and token, retries what is safe to retry, and turns
 every failure into a ``ClientError`` whose message is one clear sentence:
@@ -22,7 +22,7 @@ import select
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 from urllib.parse import quote, urlencode, urlsplit
 
 DEFAULT_SERVER_URL = "http://localhost:3000"
@@ -119,8 +119,9 @@ class _ConnectFailed(Exception):
     """Nothing reached the server: the connection itself could not be opened."""
 
 
-class MaestroClient:
-    """JSON over HTTP to one Maestro server.
+class HttpClient:
+    """JSON over HTTP to one Maestro server, as plain decoded JSON (the typed
+    methods are ``MaestroClient``'s).
 
     Retries with exponential backoff (``MAESTRO_RETRIES``, default 3): a refused
     connection for any method (nothing reached the server), and 5xx or other
@@ -159,7 +160,7 @@ class MaestroClient:
         with self._lock:
             self._drop()
 
-    def __enter__(self) -> MaestroClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -174,6 +175,18 @@ class MaestroClient:
         headers: dict[str, str] | None = None,
     ) -> Any:
         """Send one request; return the decoded JSON body or raise ``ClientError``."""
+        return decode_json(path, *self.send(method, path, body, params, headers))
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """Send one request, retrying what is safe to retry; return the answer's
+        status and body, or raise ``ClientError`` when none came."""
         target = self._target(path, params)
         payload = None
         sent = {**self._headers, **(headers or {})}
@@ -201,7 +214,7 @@ class MaestroClient:
             if status >= 500 and method in _IDEMPOTENT and attempt < self.retries:
                 attempt = self._pause(attempt)
                 continue
-            return self._decode(status, raw, path)
+            return status, raw
 
     def _target(self, path: str, params: dict[str, Any] | None) -> str:
         target = self._prefix + quote(path, safe=_PATH_SAFE + "%")
@@ -261,22 +274,6 @@ class MaestroClient:
         time.sleep(self.backoff * (2**attempt))
         return attempt + 1
 
-    @staticmethod
-    def _decode(status: int, raw: bytes, path: str) -> Any:
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        if 200 <= status < 300:
-            return body
-        if isinstance(body, dict) and body.get("error") is True:
-            raise ApiError(
-                status, str(body.get("code")), str(body.get("message")), body.get("details"), path
-            )
-        raise ApiError(
-            status, f"HTTP_{status}", f"the server answered {status} to {path}", None, path
-        )
-
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params)
 
@@ -291,6 +288,27 @@ class MaestroClient:
 
     def delete(self, path: str, **params: Any) -> Any:
         return self.request("DELETE", path, params=params)
+
+
+def raise_for_error(path: str, status: int, body: Any) -> None:
+    """Raise the ``ApiError`` of an answer that is not a success."""
+    if 200 <= status < 300:
+        return
+    if isinstance(body, dict) and body.get("error") is True:
+        raise ApiError(
+            status, str(body.get("code")), str(body.get("message")), body.get("details"), path
+        )
+    raise ApiError(status, f"HTTP_{status}", f"the server answered {status} to {path}", None, path)
+
+
+def decode_json(path: str, status: int, raw: bytes) -> Any:
+    """An answer's JSON body, or its ``ApiError``."""
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    raise_for_error(path, status, body)
+    return body
 
 
 def _query_value(value: Any) -> Any:
