@@ -7,6 +7,7 @@ sockets), so nothing here imports the server itself.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import resource
@@ -43,11 +44,14 @@ class Check:
         )
 
 
-def run_checks(measure: Callable[[], Sequence[Check]]) -> int:
-    """A script's main: measure, print the checks; Ctrl-C or SIGTERM stop cleanly."""
+def run_checks(
+    measure: Callable[[argparse.Namespace], Sequence[Check]], options: argparse.Namespace
+) -> int:
+    """A script's main: measure with ``options``, print the checks; Ctrl-C or SIGTERM
+    stop cleanly."""
     stop_on_sigterm()
     try:
-        checks = measure()
+        checks = measure(options)
     except KeyboardInterrupt:
         print("interrupted; every server this script started has been stopped", file=sys.stderr)
         return 130

@@ -156,13 +156,8 @@ def measure(options: argparse.Namespace) -> int:
                         for writers in order:
                             run = drive(server, script, options, writers, options.duration)
                             results.setdefault((fsync, writers), []).append(run)
-                            print(
-                                f"  fsync {'on ' if fsync else 'off'} {writers:>2} writers  "
-                                f"{run.rps:7.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
-                                f"p99 {run.p99_ms:7.2f} ms"
-                                + (f"  ({run.errors} errors)" if run.errors else ""),
-                                flush=True,
-                            )
+                            label = f"fsync {'on ' if fsync else 'off'} {writers:>2} writers"
+                            print(f"  {label}  {run.figures()}", flush=True)
                     if fsync and options.strace:
                         for writers in WRITERS:
                             fsyncs[writers] = count_fsyncs(server, script, options, writers)

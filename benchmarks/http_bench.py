@@ -89,6 +89,13 @@ class Run:
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
+    def figures(self) -> str:
+        """Throughput and latencies on one line, as the scripts print each run."""
+        errors = f"  ({self.errors} errors)" if self.errors else ""
+        return (
+            f"{self.rps:9.0f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:7.2f} ms{errors}"
+        )
+
 
 def _lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string of ASCII text is a valid Lua string literal
@@ -216,13 +223,8 @@ def measure(options: argparse.Namespace) -> list[Check]:
                     script.write_text(lua_script(endpoint, round_no * 7919 + index))
                     run = run_wrk(servers[size], script, options, options.duration)
                     results.setdefault((endpoint.name, size), []).append(run)
-                    print(
-                        f"  {endpoint.name:<34} {_size_label(size):>5}  "
-                        f"{run.rps:9.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
-                        f"p99 {run.p99_ms:7.2f} ms"
-                        + (f"  ({run.errors} errors)" if run.errors else ""),
-                        flush=True,
-                    )
+                    label = f"{endpoint.name:<34} {_size_label(size):>5}"
+                    print(f"  {label}  {run.figures()}", flush=True)
         for size in sizes:
             check_target_query(servers[size], seeded[size])
             counts = httpx.get(f"{servers[size].url}/health", timeout=30).json()["counts"]
@@ -318,8 +320,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = parse_args(argv)
-    return run_checks(lambda: measure(options))
+    return run_checks(measure, parse_args(argv))
 
 
 if __name__ == "__main__":

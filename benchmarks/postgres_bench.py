@@ -237,11 +237,7 @@ def replace_duration(options: argparse.Namespace, duration: str) -> argparse.Nam
 
 
 def report_run(endpoint: Endpoint, name: str, run: Run) -> Run:
-    print(
-        f"  {endpoint.name:<34} {name:>6}  {run.rps:9.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
-        f"p99 {run.p99_ms:7.2f} ms" + (f"  ({run.errors} errors)" if run.errors else ""),
-        flush=True,
-    )
+    print(f"  {endpoint.name:<34} {name:>6}  {run.figures()}", flush=True)
     return run
 
 
@@ -344,8 +340,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = parse_args(argv)
-    return run_checks(lambda: measure(options))
+    return run_checks(measure, parse_args(argv))
 
 
 if __name__ == "__main__":

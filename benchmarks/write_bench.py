@@ -230,8 +230,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = parse_args(argv)
-    return run_checks(lambda: measure(options))
+    return run_checks(measure, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import pytest
 from hypothesis import settings
 
 from maestro.config import SERVER_ENVIRONMENT
+from tests.helpers import make_project, make_task, new_folder, stop_process
 
 TESTS_DIR = Path(__file__).resolve().parent
 BACKENDS = ("json", "postgres")
@@ -121,13 +121,7 @@ class RunningServer:
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM), waiting for the process to exit."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def kill(self) -> None:
         """``kill -9``: no chance to clean up."""
@@ -321,15 +315,31 @@ def api(shared_server: RunningServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def project(api: httpx.Client) -> dict[str, Any]:
-    response = api.post("/api/projects", json={"name": "Test project", "workingDir": "/tmp"})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
+    return make_project(api, name="Test project", workingDir="/tmp")
 
 
 @pytest.fixture
 def task(api: httpx.Client, project: dict[str, Any]) -> dict[str, Any]:
-    response = api.post("/api/tasks", json={"projectId": project["id"], "title": "A task"})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
+    return make_task(api, project["id"], title="A task")
+
+
+@pytest.fixture
+def http(server: RunningServer) -> Iterator[httpx.Client]:
+    """A client of this test's own server (``server``), for tests that watch it whole."""
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
+
+
+# -- runners and agents ----------------------------------------------------------
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A ``MAESTRO_HOME`` for a runner or an agent command (made when first used)."""
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """An empty working directory (``cwd``) for the agent."""
+    return new_folder(tmp_path / "work")

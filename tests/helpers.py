@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,20 @@ SESSION_FIELDS = {
     "platform",
     "usage",  # SPEC section 12: what the agent used, null until it reports
     "agentSessionId",
+    "attention",  # SPEC section 12 (approvals): why the session needs a person, or null
+}
+
+# What an agent reports it used, every field set (SPEC section 12). The CLI and
+# UI tests check how it is shown: "in 1,234", "$0.0123", "1m 23s"...
+SAMPLE_USAGE = {
+    "inputTokens": 1234,
+    "outputTokens": 567,
+    "cacheReadTokens": 8900,
+    "cacheWriteTokens": 120,
+    "costUsd": 0.0123,
+    "turns": 7,
+    "durationMs": 83_000,
+    "model": "claude-sonnet-4-5",
 }
 
 
@@ -44,6 +61,12 @@ def assert_error(
     return body
 
 
+def new_folder(path: Path) -> Path:
+    """``path``, made as an empty folder (its parent must exist)."""
+    path.mkdir()
+    return path
+
+
 def wait_for_files(data_dir: Path, timeout: float = 10.0) -> None:
     """Wait until a JSON store's files hold everything it committed: every journal
     segment is empty (a checkpoint removes the segments it has written)."""
@@ -57,6 +80,27 @@ def wait_for_files(data_dir: Path, timeout: float = 10.0) -> None:
             pass  # removed by the checkpoint as we looked
         time.sleep(0.01)
     raise AssertionError(f"the files under {data_dir} did not catch up in {timeout}s")
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10) -> None:
+    """Graceful stop (SIGTERM), then ``kill -9`` if it has not exited in ``timeout`` s."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -90,3 +134,29 @@ def make_session(
     """A new session in the project linked to ``task_ids``; ``fields`` add to the body."""
     body = {"projectId": project_id, "taskIds": task_ids, **fields}
     return created(api.post("/api/sessions", json=body))
+
+
+def make_subtask(api: httpx.Client, task_id: str, **fields: Any) -> dict[str, Any]:
+    """A new subtask titled "Subtask" of the task; ``fields`` override or add to the body."""
+    return created(api.post(f"/api/tasks/{task_id}/subtasks", json={"title": "Subtask", **fields}))
+
+
+def request_spawn(api: httpx.Client, project_id: str, task_ids: list[str], **fields: Any) -> str:
+    """Ask for a spawned session on ``task_ids`` (``fields`` add to the body); its id."""
+    body = {"projectId": project_id, "taskIds": task_ids, **fields}
+    session_id: str = created(api.post("/api/sessions/spawn", json=body))["sessionId"]
+    return session_id
+
+
+def seed_one_of_each(api: httpx.Client, name: str) -> dict[str, str]:
+    """A project working in /tmp, a task in it with one subtask, and a session
+    linked to the task, all named after ``name``: their ids by kind (``project``,
+    ``task``, ``subtask``, ``session``)."""
+    project = make_project(api, name=name, workingDir="/tmp")["id"]
+    task = make_task(api, project, title=f"{name} task")["id"]
+    return {
+        "project": project,
+        "task": task,
+        "subtask": make_subtask(api, task, title=f"{name} step")["id"],
+        "session": make_session(api, project, [task])["id"],
+    }

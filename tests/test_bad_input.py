@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer
-from tests.helpers import wait_for_files
+from tests.helpers import seed_one_of_each, wait_for_files
 
 pytestmark = pytest.mark.slow  # one server process for the module
 
@@ -152,18 +152,8 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 def seed(server: RunningServer) -> Seeded:
     seeded = Seeded(server)
     with httpx.Client(base_url=server.url, timeout=10) as api:
-
-        def create(path: str, body: dict[str, Any]) -> str:
-            response = api.post(path, json=body)
-            assert response.status_code == 201, response.text
-            created: str = response.json()["id"]
-            return created
-
-        project = create("/api/projects", {"name": "Seed", "workingDir": "/tmp"})
-        task = create("/api/tasks", {"projectId": project, "title": "Seed task"})
-        seeded.ids["P"], seeded.ids["T"] = project, task
-        seeded.ids["ST"] = create(f"/api/tasks/{task}/subtasks", {"title": "Seed step"})
-        seeded.ids["S"] = create("/api/sessions", {"projectId": project, "taskIds": [task]})
+        made = seed_one_of_each(api, "Seed")
+    seeded.ids.update(P=made["project"], T=made["task"], ST=made["subtask"], S=made["session"])
     return seeded
 
 
@@ -268,6 +258,20 @@ SLOTS = ("<P>", "<T>", "<ST>", "<S>", "<K>")
 def split(endpoint: str) -> tuple[str, str]:
     method, template = endpoint.split(" ", 1)
     return method, template
+
+
+def assert_endpoint_refused(
+    seeded: Seeded,
+    endpoint: str,
+    expected: Expected,
+    body: bytes | None = None,
+    headers: dict[str, str | None] | None = None,
+    stream: Iterable[bytes] | None = None,
+) -> dict[str, Any]:
+    """``assert_refused`` for ``endpoint`` of the tables ("METHOD /path/<P>"), its
+    placeholders filled with the seeded ids."""
+    method, template = split(endpoint)
+    return assert_refused(seeded, method, seeded.path(template), expected, body, headers, stream)
 
 
 def test_the_tables_hold_requests_the_server_accepts(server: RunningServer) -> None:
@@ -441,10 +445,7 @@ def body_id_cases() -> Iterator[Any]:
 def test_invalid_id_in_body_is_refused(
     seeded: Seeded, endpoint: str, body: dict[str, Any], bad_id: str, expected: Expected
 ) -> None:
-    method, template = split(endpoint)
-    assert_refused(
-        seeded, method, seeded.path(template), expected, encode(seeded.body(body, bad_id))
-    )
+    assert_endpoint_refused(seeded, endpoint, expected, encode(seeded.body(body, bad_id)))
 
 
 # -- wrong types -----------------------------------------------------------------
@@ -592,9 +593,8 @@ def wrong_type_cases() -> Iterator[Any]:
 def test_wrong_type_in_body_is_refused_naming_the_field(
     seeded: Seeded, endpoint: str, name: str, value: Any, expected: Expected
 ) -> None:
-    method, template = split(endpoint)
     body = {**seeded.body(BODY_ENDPOINTS[endpoint]), name: value}
-    error = assert_refused(seeded, method, seeded.path(template), expected, encode(body))
+    error = assert_endpoint_refused(seeded, endpoint, expected, encode(body))
     assert error["message"].startswith(name), error["message"]
 
 
@@ -629,10 +629,9 @@ EMPTY = {"empty": b"", "spaces": b"   ", "newline": b"\n"}
 @pytest.mark.parametrize("raw", MALFORMED.values(), ids=MALFORMED.keys())
 @pytest.mark.parametrize("endpoint", BODY_ENDPOINTS)
 def test_malformed_json_body_is_refused(seeded: Seeded, endpoint: str, raw: bytes) -> None:
-    method, template = split(endpoint)
     first_field = next(iter(BODY_ENDPOINTS[endpoint]))
     raw = raw.replace(b"<F>", first_field.encode())
-    assert_refused(seeded, method, seeded.path(template), VALIDATION, raw)
+    assert_endpoint_refused(seeded, endpoint, VALIDATION, raw)
 
 
 @pytest.mark.parametrize("raw", NOT_AN_OBJECT.values(), ids=NOT_AN_OBJECT.keys())
@@ -640,15 +639,13 @@ def test_malformed_json_body_is_refused(seeded: Seeded, endpoint: str, raw: byte
 def test_json_body_that_is_not_an_object_is_refused(
     seeded: Seeded, endpoint: str, raw: bytes
 ) -> None:
-    method, template = split(endpoint)
-    assert_refused(seeded, method, seeded.path(template), VALIDATION, raw)
+    assert_endpoint_refused(seeded, endpoint, VALIDATION, raw)
 
 
 @pytest.mark.parametrize("raw", EMPTY.values(), ids=EMPTY.keys())
 @pytest.mark.parametrize("endpoint", BODY_ENDPOINTS)
 def test_empty_body_is_refused(seeded: Seeded, endpoint: str, raw: bytes) -> None:
-    method, template = split(endpoint)
-    assert_refused(seeded, method, seeded.path(template), VALIDATION, raw)
+    assert_endpoint_refused(seeded, endpoint, VALIDATION, raw)
 
 
 def nested_arrays(depth: int) -> bytes:
@@ -686,9 +683,8 @@ def deep_cases() -> Iterator[Any]:
 
 @pytest.mark.parametrize(("endpoint", "raw"), list(deep_cases()))
 def test_deeply_nested_json_is_refused(seeded: Seeded, endpoint: str, raw: bytes) -> None:
-    method, template = split(endpoint)
     raw = seeded.path(raw.decode()).encode()
-    assert_refused(seeded, method, seeded.path(template), VALIDATION, raw)
+    assert_endpoint_refused(seeded, endpoint, VALIDATION, raw)
 
 
 # -- content types and sizes -----------------------------------------------------
@@ -707,23 +703,14 @@ NON_JSON_TYPES = {
 def test_non_json_content_type_is_unsupported(
     seeded: Seeded, endpoint: str, content_type: str
 ) -> None:
-    method, template = split(endpoint)
     body = encode(seeded.body(WRITE_ENDPOINTS[endpoint])) or b""
-    assert_refused(
-        seeded,
-        method,
-        seeded.path(template),
-        UNSUPPORTED,
-        body,
-        {"Content-Type": content_type},
-    )
+    assert_endpoint_refused(seeded, endpoint, UNSUPPORTED, body, {"Content-Type": content_type})
 
 
 @pytest.mark.parametrize("endpoint", BODY_ENDPOINTS)
 def test_body_without_content_type_is_unsupported(seeded: Seeded, endpoint: str) -> None:
-    method, template = split(endpoint)
     body = encode(seeded.body(BODY_ENDPOINTS[endpoint]))
-    assert_refused(seeded, method, seeded.path(template), UNSUPPORTED, body, {"Content-Type": None})
+    assert_endpoint_refused(seeded, endpoint, UNSUPPORTED, body, {"Content-Type": None})
 
 
 def oversized_body(endpoint: str, seeded: Seeded) -> bytes:
@@ -734,13 +721,11 @@ def oversized_body(endpoint: str, seeded: Seeded) -> bytes:
 
 @pytest.mark.parametrize("endpoint", BODY_ENDPOINTS)
 def test_body_declared_over_one_mib_is_too_large(seeded: Seeded, endpoint: str) -> None:
-    method, template = split(endpoint)
     body = oversized_body(endpoint, seeded)
     # The declared length alone must be enough: only the first part is sent.
-    assert_refused(
+    assert_endpoint_refused(
         seeded,
-        method,
-        seeded.path(template),
+        endpoint,
         TOO_LARGE,
         headers={"Content-Type": "application/json", "Content-Length": str(len(body))},
         stream=[body[: 64 * 1024]],
@@ -749,11 +734,9 @@ def test_body_declared_over_one_mib_is_too_large(seeded: Seeded, endpoint: str) 
 
 @pytest.mark.parametrize("endpoint", BODY_ENDPOINTS)
 def test_chunked_body_over_one_mib_is_too_large(seeded: Seeded, endpoint: str) -> None:
-    method, template = split(endpoint)
-    assert_refused(
+    assert_endpoint_refused(
         seeded,
-        method,
-        seeded.path(template),
+        endpoint,
         TOO_LARGE,
         headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
         stream=chunked(oversized_body(endpoint, seeded)),
@@ -782,8 +765,7 @@ UNKNOWN_ROUTES = [
 
 @pytest.mark.parametrize("request_line", UNKNOWN_ROUTES)
 def test_unknown_route_is_not_found(seeded: Seeded, request_line: str) -> None:
-    method, template = split(request_line)
-    assert_refused(seeded, method, seeded.path(template), NOT_FOUND)
+    assert_endpoint_refused(seeded, request_line, NOT_FOUND)
 
 
 WRONG_METHODS = [
@@ -800,8 +782,7 @@ WRONG_METHODS = [
 
 @pytest.mark.parametrize("request_line", WRONG_METHODS)
 def test_method_a_route_does_not_have_is_refused(seeded: Seeded, request_line: str) -> None:
-    method, template = split(request_line)
-    assert_refused(seeded, method, seeded.path(template), ((405, "METHOD_NOT_ALLOWED"),), b"{}")
+    assert_endpoint_refused(seeded, request_line, ((405, "METHOD_NOT_ALLOWED"),), b"{}")
 
 
 # Requests a hostile page would most like to make, each valid but for its origin.
@@ -827,16 +808,9 @@ FOREIGN_HOSTS = {
 @pytest.mark.parametrize("host", FOREIGN_HOSTS.values(), ids=FOREIGN_HOSTS.keys())
 @pytest.mark.parametrize("endpoint", GUARDED_REQUESTS)
 def test_foreign_host_is_forbidden(seeded: Seeded, endpoint: str, host: str | None) -> None:
-    method, template = split(endpoint)
     header = None if host is None else host.format(port=seeded.server.port)
-    assert_refused(
-        seeded,
-        method,
-        seeded.path(template),
-        FORBIDDEN,
-        encode(seeded.body(GUARDED_REQUESTS[endpoint])),
-        {"Host": header},
-    )
+    body = encode(seeded.body(GUARDED_REQUESTS[endpoint]))
+    assert_endpoint_refused(seeded, endpoint, FORBIDDEN, body, {"Host": header})
 
 
 FOREIGN_ORIGINS = {
@@ -851,12 +825,5 @@ FOREIGN_ORIGINS = {
 @pytest.mark.parametrize("origin", FOREIGN_ORIGINS.values(), ids=FOREIGN_ORIGINS.keys())
 @pytest.mark.parametrize("endpoint", GUARDED_REQUESTS)
 def test_foreign_origin_is_forbidden(seeded: Seeded, endpoint: str, origin: str) -> None:
-    method, template = split(endpoint)
-    assert_refused(
-        seeded,
-        method,
-        seeded.path(template),
-        FORBIDDEN,
-        encode(seeded.body(GUARDED_REQUESTS[endpoint])),
-        {"Origin": origin},
-    )
+    body = encode(seeded.body(GUARDED_REQUESTS[endpoint]))
+    assert_endpoint_refused(seeded, endpoint, FORBIDDEN, body, {"Origin": origin})

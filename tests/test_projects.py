@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from tests.conftest import RunningServer
 from tests.helpers import assert_error, make_project, make_task
@@ -89,28 +90,25 @@ def test_unknown_fields_in_a_body_are_ignored(api: httpx.Client) -> None:
     assert project["id"] != "mine"
 
 
-def test_a_body_that_is_not_an_object_is_refused(api: httpx.Client) -> None:
-    response = api.post("/api/projects", json=["name", "x"])
-    assert_error(response, 400, "VALIDATION_ERROR")
+# Bodies refused before any field is read: (body, its Content-Type, status, code).
+NOT_A_JSON_OBJECT = {
+    "an-array": (b'["name", "x"]', "application/json", 400, "VALIDATION_ERROR"),
+    "malformed-json": (b'{"name": ', "application/json", 400, "VALIDATION_ERROR"),
+    "empty": (b"", "application/json", 400, "VALIDATION_ERROR"),
+    "not-json-is-415": (b"name=Form", "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE"),
+}
 
 
-def test_malformed_json_is_refused(api: httpx.Client) -> None:
-    response = api.post(
-        "/api/projects", content=b'{"name": ', headers={"Content-Type": "application/json"}
-    )
-    assert_error(response, 400, "VALIDATION_ERROR")
-
-
-def test_an_empty_body_on_create_is_refused(api: httpx.Client) -> None:
-    response = api.post("/api/projects", content=b"", headers={"Content-Type": "application/json"})
-    assert_error(response, 400, "VALIDATION_ERROR")
-
-
-def test_a_body_that_is_not_json_is_refused_with_415(api: httpx.Client) -> None:
-    response = api.post(
-        "/api/projects", content=b"name=Form", headers={"Content-Type": "text/plain"}
-    )
-    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    NOT_A_JSON_OBJECT.values(),
+    ids=NOT_A_JSON_OBJECT.keys(),
+)
+def test_a_body_that_is_not_a_json_object_is_refused(
+    api: httpx.Client, body: bytes, content_type: str, status: int, code: str
+) -> None:
+    response = api.post("/api/projects", content=body, headers={"Content-Type": content_type})
+    assert_error(response, status, code)
 
 
 def test_json_with_a_charset_parameter_is_accepted(api: httpx.Client) -> None:

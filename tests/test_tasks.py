@@ -384,28 +384,24 @@ def test_patch_stores_the_title_trimmed(api: httpx.Client) -> None:
     assert patch_task(api, task["id"], title=" Tidy ")["title"] == "Tidy"
 
 
-def test_patch_refuses_a_blank_title(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api)["id"], title="Keep")
-    response = api.patch(f"/api/tasks/{task['id']}", json={"title": ""})
-    assert_error(response, 400, "VALIDATION_ERROR", "title is required")
-    assert get_task(api, task["id"])["title"] == "Keep"
-
-
-def test_patch_refuses_an_unknown_priority(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api)["id"])
-    response = api.patch(f"/api/tasks/{task['id']}", json={"priority": "urgent"})
-    assert_error(response, 400, "VALIDATION_ERROR", "priority must be one of low, medium, high")
-
-
-def test_patch_refuses_an_unknown_status(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api)["id"])
-    response = api.patch(f"/api/tasks/{task['id']}", json={"status": "finished"})
-    assert_error(
-        response,
-        400,
-        "VALIDATION_ERROR",
+REFUSED_PATCHES = {
+    "blank-title": ({"title": ""}, "title is required"),
+    "unknown-priority": ({"priority": "urgent"}, "priority must be one of low, medium, high"),
+    "unknown-status": (
+        {"status": "finished"},
         "status must be one of pending, in_progress, completed, blocked",
-    )
+    ),
+}
+
+
+@pytest.mark.parametrize(("patch", "message"), REFUSED_PATCHES.values(), ids=REFUSED_PATCHES.keys())
+def test_patch_refuses_an_invalid_value_naming_the_field(
+    api: httpx.Client, patch: dict[str, Any], message: str
+) -> None:
+    task = make_task(api, make_project(api)["id"], title="Keep")
+    response = api.patch(f"/api/tasks/{task['id']}", json=patch)
+    assert_error(response, 400, "VALIDATION_ERROR", message)
+    assert get_task(api, task["id"])["title"] == "Keep"
 
 
 def test_a_refused_patch_changes_nothing(api: httpx.Client) -> None:
@@ -559,39 +555,27 @@ def test_a_timeline_message_is_stored_trimmed(api: httpx.Client) -> None:
     assert response.json()["timeline"][-1]["message"] == "note"
 
 
-def test_a_timeline_entry_without_message_is_refused(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api)["id"])
-    response = api.post(f"/api/tasks/{task['id']}/timeline", json={"type": "blocker"})
-    assert_error(response, 400, "VALIDATION_ERROR", "message is required")
-
-
-def test_a_timeline_entry_with_a_blank_message_is_refused(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api)["id"])
-    response = api.post(f"/api/tasks/{task['id']}/timeline", json={"message": "   "})
-    assert_error(response, 400, "VALIDATION_ERROR", "message is required")
-    assert get_task(api, task["id"]) == task
-
-
-def test_a_timeline_entry_of_an_unknown_type_is_refused(api: httpx.Client) -> None:
-    task = make_task(api, make_project(api)["id"])
-    response = api.post(
-        f"/api/tasks/{task['id']}/timeline", json={"type": "gossip", "message": "x"}
-    )
-    assert_error(
-        response,
-        400,
-        "VALIDATION_ERROR",
+# Timeline entries refused as invalid, and the message saying why (None: any).
+REFUSED_ENTRIES = {
+    "without-message": ({"type": "blocker"}, "message is required"),
+    "blank-message": ({"message": "   "}, "message is required"),
+    "unknown-type": (
+        {"type": "gossip", "message": "x"},
         "type must be one of created, session_started, session_ended, update, milestone, "
         "blocker, status_changed",
-    )
+    ),
+    "malformed-session-id": ({"message": "x", "sessionId": "../s"}, None),
+}
 
 
-def test_a_timeline_entry_with_a_malformed_session_id_is_refused(api: httpx.Client) -> None:
+@pytest.mark.parametrize(("entry", "message"), REFUSED_ENTRIES.values(), ids=REFUSED_ENTRIES.keys())
+def test_an_invalid_timeline_entry_is_refused_and_changes_nothing(
+    api: httpx.Client, entry: dict[str, Any], message: str | None
+) -> None:
     task = make_task(api, make_project(api)["id"])
-    response = api.post(
-        f"/api/tasks/{task['id']}/timeline", json={"message": "x", "sessionId": "../s"}
-    )
-    assert_error(response, 400, "VALIDATION_ERROR")
+    response = api.post(f"/api/tasks/{task['id']}/timeline", json=entry)
+    assert_error(response, 400, "VALIDATION_ERROR", message)
+    assert get_task(api, task["id"]) == task
 
 
 def test_appending_to_an_unknown_tasks_timeline_is_404(api: httpx.Client) -> None:

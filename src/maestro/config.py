@@ -6,11 +6,13 @@ Command-line flags override the environment: ``Settings.load(env, port=...)``.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -31,6 +33,8 @@ SERVER_ENVIRONMENT = frozenset(
         "MAESTRO_WS_MAX_CLIENTS",
         "MAESTRO_MAX_ACTIVE_SESSIONS",
         "MAESTRO_FSYNC",
+        "MAESTRO_APPROVAL_TIMEOUT",
+        "MAESTRO_NOTIFY_URL",
     }
 )
 """Every variable ``Settings.load`` reads: what a test or benchmark server must not
@@ -65,6 +69,21 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+
+
+# A day: the agent's side (the Claude Code hook Maestro installs, docs/agents.md)
+# waits a day and five minutes at most, so a longer wait would outlive it.
+MAX_APPROVAL_TIMEOUT = 24 * 3600.0
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -83,6 +102,8 @@ class Settings:
     max_active_sessions: int = 100
     retained_events: int = 10_000
     fsync: bool = False
+    approval_timeout: float = 600.0  # seconds a pending approval waits for a person
+    notify_url: str | None = None  # a webhook told of approvals and finished sessions
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -105,6 +126,8 @@ class Settings:
             ws_max_clients=_int(env, "MAESTRO_WS_MAX_CLIENTS", cls.ws_max_clients),
             max_active_sessions=_int(env, "MAESTRO_MAX_ACTIVE_SESSIONS", cls.max_active_sessions),
             fsync=is_on(env, "MAESTRO_FSYNC"),
+            approval_timeout=_seconds(env, "MAESTRO_APPROVAL_TIMEOUT", cls.approval_timeout),
+            notify_url=env.get("MAESTRO_NOTIFY_URL") or None,
         )
         chosen = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in chosen:
@@ -116,6 +139,19 @@ class Settings:
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"PORT must be between 0 and 65535, got {self.port}")
+        timeout = self.approval_timeout
+        if not (math.isfinite(timeout) and 0 < timeout <= MAX_APPROVAL_TIMEOUT):
+            raise ConfigError(
+                "MAESTRO_APPROVAL_TIMEOUT must be a number of seconds greater than 0 and at "
+                f"most {MAX_APPROVAL_TIMEOUT:.0f} (a day), got {timeout:.10g}"
+            )
+        if self.notify_url is not None:
+            parts = urlsplit(self.notify_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(
+                    "MAESTRO_NOTIFY_URL must be an http:// or https:// URL with a host, "
+                    f"got {self.notify_url!r}"
+                )
         if not is_loopback(self.host) and not self.token:
             raise ConfigError(
                 f"refusing to listen on {self.host} without MAESTRO_TOKEN: anyone who can "

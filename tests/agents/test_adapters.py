@@ -10,6 +10,7 @@ import pytest
 from maestro.agents.adapters import LaunchRequest, agent_command
 from maestro.agents.errors import AgentError
 from maestro.agents.permissions import Policy
+from maestro.agents.approval import MAX_WAIT_SECONDS
 from maestro.agents.plugin import HOOK_TIMEOUT_SECONDS, hooks_config, write_plugin
 from maestro.skills import discover
 
@@ -158,12 +159,17 @@ def test_plugin_folder_has_manifest_hooks_and_skills(tmp_path: Path) -> None:
     assert (folder / "skills" / "maestro-worker" / "SKILL.md").is_file()
 
 
-def test_every_hook_has_a_timeout() -> None:
+def test_every_hook_has_a_timeout_and_the_approval_hook_outwaits_any_approval() -> None:
     hooks = hooks_config()["hooks"]
     assert isinstance(hooks, dict)
-    for entries in hooks.values():
+    for event, entries in hooks.items():
         for entry in entries:
-            assert all(hook["timeout"] == HOOK_TIMEOUT_SECONDS for hook in entry["hooks"])
+            for hook in entry["hooks"]:
+                if event == "PermissionRequest":
+                    # Above the longest approval, below what a JavaScript timer holds.
+                    assert MAX_WAIT_SECONDS < hook["timeout"] < 2**31 / 1000
+                else:
+                    assert hook["timeout"] == HOOK_TIMEOUT_SECONDS
 
 
 def test_plugin_hooks_report_start_end_and_file_edits() -> None:

@@ -17,16 +17,14 @@ import pytest
 
 from tests.cli.conftest import heavy_modules_loaded
 from tests.conftest import RunningServer
+from tests.helpers import request_spawn
 
 pytestmark = pytest.mark.slow  # runs worker init as a process
 
 
-def spawn(api: httpx.Client, project: dict[str, Any], task: dict[str, Any], **extra: Any) -> str:
-    body = {"projectId": project["id"], "taskIds": [task["id"]], "agent": "custom", **extra}
-    response = api.post("/api/sessions/spawn", json=body)
-    assert response.status_code == 201, response.text
-    session_id: str = response.json()["sessionId"]
-    return session_id
+def spawn(api: httpx.Client, project: dict[str, Any], task: dict[str, Any], **fields: Any) -> str:
+    """A session spawned on ``task``, for the ``custom`` agent unless ``fields`` say otherwise."""
+    return request_spawn(api, project["id"], [task["id"]], **{"agent": "custom", **fields})
 
 
 def session_env(api: httpx.Client, session_id: str, home: Path, agent: str) -> dict[str, str]:
@@ -54,6 +52,14 @@ def run(args: list[str], env: dict[str, str], **kwargs: Any) -> subprocess.Compl
     )  # fmt: skip
 
 
+def init_worker(
+    api: httpx.Client, session_id: str, tmp_path: Path, agent_code: str
+) -> subprocess.CompletedProcess[str]:
+    """``maestro worker init`` in the session's terminal, the agent running ``agent_code``."""
+    agent = agent_script(tmp_path, agent_code)
+    return run(["worker", "init"], session_env(api, session_id, tmp_path, agent))
+
+
 def events(api: httpx.Client, session_id: str) -> list[str]:
     return [e["type"] for e in api.get(f"/api/sessions/{session_id}").json()["events"]]
 
@@ -62,8 +68,8 @@ def test_init_runs_the_agent_and_marks_the_session_completed(
     api: httpx.Client, project: dict[str, Any], task: dict[str, Any], tmp_path: Path
 ) -> None:
     session_id = spawn(api, project, task)
-    agent = agent_script(tmp_path, "print('agent read', open(sys.argv[1]).readline().strip())\n")
-    result = run(["worker", "init"], session_env(api, session_id, tmp_path, agent))
+    agent_code = "print('agent read', open(sys.argv[1]).readline().strip())\n"
+    result = init_worker(api, session_id, tmp_path, agent_code)
     assert result.returncode == 0, result.stderr
     assert f"agent read # Maestro session {session_id}" in result.stdout
     session = api.get(f"/api/sessions/{session_id}").json()
@@ -80,13 +86,14 @@ def test_the_session_is_running_while_the_agent_works(
 ) -> None:
     session_id = spawn(api, project, task)
     url = str(api.base_url).rstrip("/")
-    agent = agent_script(
+    result = init_worker(
+        api,
+        session_id,
         tmp_path,
         "import urllib.request\n"
         f"s = json.load(urllib.request.urlopen('{url}/api/sessions/{session_id}'))\n"
         "print('status-seen', s['status'])\n",
     )
-    result = run(["worker", "init"], session_env(api, session_id, tmp_path, agent))
     assert "status-seen running" in result.stdout
 
 
@@ -94,8 +101,7 @@ def test_an_agent_exiting_non_zero_fails_the_session_with_its_exit_code(
     api: httpx.Client, project: dict[str, Any], task: dict[str, Any], tmp_path: Path
 ) -> None:
     session_id = spawn(api, project, task)
-    agent = agent_script(tmp_path, "sys.exit(7)\n")
-    result = run(["worker", "init"], session_env(api, session_id, tmp_path, agent))
+    result = init_worker(api, session_id, tmp_path, "sys.exit(7)\n")
     assert result.returncode == 7
     session = api.get(f"/api/sessions/{session_id}").json()
     assert session["status"] == "failed"
@@ -203,8 +209,7 @@ def test_an_unknown_skill_is_a_warning_and_a_session_event_not_a_crash(
     api: httpx.Client, project: dict[str, Any], task: dict[str, Any], tmp_path: Path
 ) -> None:
     session_id = spawn(api, project, task, skills=["maestro-worker", "no-such-skill"])
-    agent = agent_script(tmp_path, "pass\n")
-    result = run(["worker", "init"], session_env(api, session_id, tmp_path, agent))
+    result = init_worker(api, session_id, tmp_path, "pass\n")
     assert result.returncode == 0
     assert "skill 'no-such-skill' is not installed" in result.stderr
     assert "skill_missing" in events(api, session_id)

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from maestro.agents.runner import (
 )
 from maestro.client import MaestroClient
 from tests.conftest import RunningServer
-from tests.helpers import ok
+from tests.helpers import make_project, make_task, ok, request_spawn, wait_until
 
 pytestmark = pytest.mark.slow  # runs the runner and terminals as processes
 
@@ -89,27 +88,9 @@ class FakeLauncher:
 
 
 @pytest.fixture
-def http(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 def client(server: RunningServer) -> Iterator[MaestroClient]:
     with MaestroClient(server.url, retries=0) as made:
         yield made
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
 
 
 Spawner = Callable[..., str]
@@ -123,13 +104,9 @@ def spawn_session(http: httpx.Client, workdir: Path) -> Spawner:
     def spawn(working_dir: str | None = None, **body: Any) -> str:
         where = str(workdir) if working_dir is None else working_dir
         if where not in projects:
-            project = ok(http.post("/api/projects", json={"name": "P", "workingDir": where}), 201)
-            projects[where] = project["id"]
-        task = ok(http.post("/api/tasks", json={"projectId": projects[where], "title": "T"}), 201)
-        request = {"projectId": projects[where], "taskIds": [task["id"]], "agent": "custom"}
-        spawned = ok(http.post("/api/sessions/spawn", json={**request, **body}), 201)
-        session_id: str = spawned["sessionId"]
-        return session_id
+            projects[where] = make_project(http, workingDir=where)["id"]
+        task = make_task(http, projects[where])
+        return request_spawn(http, projects[where], [task["id"]], **{"agent": "custom", **body})
 
     return spawn
 
@@ -151,12 +128,15 @@ def make_queue(
     return SpawnQueue(client, state, launcher, max_concurrent, runner_env={})
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+def start_queue(
+    client: MaestroClient, home: Path, launcher: Any, max_concurrent: int = 4
+) -> SpawnQueue:
+    """A runner's queue as the runner starts: caught up with the server's pending
+    spawns, and as many of them opened as ``max_concurrent`` allows."""
+    queue = make_queue(client, home, launcher, max_concurrent)
+    queue.catch_up()
+    queue.pump()
+    return queue
 
 
 def runner_env(home: Path, agent: str) -> dict[str, str]:
@@ -399,10 +379,8 @@ def test_pending_spawns_are_opened_in_their_working_directory(
 ) -> None:
     first, second = spawn_session(), spawn_session()
     launcher = FakeLauncher()
-    queue = make_queue(client, home, launcher)
 
-    queue.catch_up()
-    queue.pump()
+    start_queue(client, home, launcher)
 
     assert launcher.session_ids == [first, second]
     _, command, env, cwd = launcher.opened[0]
@@ -416,14 +394,10 @@ def test_pending_spawns_are_opened_once_across_runner_restarts(
 ) -> None:
     first = spawn_session()
     launcher = FakeLauncher()
-    before = make_queue(client, home, launcher)
-    before.catch_up()
-    before.pump()
+    start_queue(client, home, launcher)
     second = spawn_session()  # requested while "the runner was down"
 
-    after = make_queue(client, home, launcher)  # a new runner, same state file
-    after.catch_up()
-    after.pump()
+    after = start_queue(client, home, launcher)  # a new runner, same state file
     replayed = {**SPAWN_REQUEST, "session": session(http, first), "env": {}}
     assert not after.offer(Spawn.from_event(replayed))  # a replayed request, too
     after.pump()
@@ -450,10 +424,8 @@ def test_spawns_beyond_max_concurrent_wait_their_turn_in_order(
 ) -> None:
     ids = [spawn_session() for _ in range(4)]
     launcher = FakeLauncher()
-    queue = make_queue(client, home, launcher, max_concurrent=2)
 
-    queue.catch_up()
-    queue.pump()
+    queue = start_queue(client, home, launcher, max_concurrent=2)
     assert launcher.session_ids == ids[:2]
 
     launcher.terminals[ids[1]].finish()
@@ -477,10 +449,8 @@ def test_a_missing_working_directory_fails_the_session_with_the_reason(
     missing = tmp_path / "gone"
     session_id = spawn_session(working_dir=str(missing))
     launcher = FakeLauncher()
-    queue = make_queue(client, home, launcher)
 
-    queue.catch_up()
-    queue.pump()
+    queue = start_queue(client, home, launcher)
 
     record = session(http, session_id)
     assert record["status"] == "failed"
@@ -495,9 +465,7 @@ def test_a_working_directory_that_is_a_file_fails_the_session(
     a_file.write_text("not a folder")
     session_id = spawn_session(working_dir=str(a_file))
 
-    queue = make_queue(client, home, FakeLauncher())
-    queue.catch_up()
-    queue.pump()
+    start_queue(client, home, FakeLauncher())
 
     assert (
         spawn_failure(session(http, session_id)) == f"working directory {a_file} is not a directory"
@@ -508,10 +476,8 @@ def test_a_failed_launch_fails_the_session_with_the_error(
     client: MaestroClient, http: httpx.Client, home: Path, spawn_session: Spawner
 ) -> None:
     session_id = spawn_session()
-    queue = make_queue(client, home, FakeLauncher(error=OSError("no terminal for you")))
 
-    queue.catch_up()
-    queue.pump()
+    queue = start_queue(client, home, FakeLauncher(error=OSError("no terminal for you")))
 
     record = session(http, session_id)
     assert record["status"] == "failed"
@@ -524,9 +490,7 @@ def test_a_terminal_that_closes_before_init_started_fails_the_session(
 ) -> None:
     session_id = spawn_session()
     launcher = FakeLauncher()
-    queue = make_queue(client, home, launcher)
-    queue.catch_up()
-    queue.pump()
+    queue = start_queue(client, home, launcher)
 
     launcher.terminals[session_id].finish(127)
     queue.reap()

@@ -105,6 +105,27 @@ def test_claude_result_gives_usage_session_and_denials() -> None:
     assert outcome.permission_denials[0]["tool_input"] == {"command": "git push"}
 
 
+def test_a_resumed_sessions_cost_is_this_invocations_not_the_cumulative_one() -> None:
+    """After ``--resume`` Claude Code's ``total_cost_usd`` and ``modelUsage`` add up
+    every invocation of the Claude session; a follow-up must not count its
+    predecessors' spending again."""
+    stream = ClaudeStream()
+    resumed = {
+        **RESULT,
+        "total_cost_usd": 0.05,  # this invocation and the ones before it
+        "modelUsage": {"claude-sonnet": {"outputTokens": 900, "costUSD": 0.05}},
+        "model_usage_since_last_result": {
+            "claude-sonnet": {"outputTokens": 40, "costUSD": 0.004},
+            "claude-haiku": {"outputTokens": 5, "costUSD": 0.001},
+        },
+    }
+    stream.feed(line(resumed))
+    assert stream.outcome.usage is not None
+    assert stream.outcome.usage["costUsd"] == pytest.approx(0.005)
+    assert stream.outcome.usage["model"] == "claude-sonnet"
+    assert stream.outcome.usage["outputTokens"] == 45  # ``usage`` is per invocation already
+
+
 def test_claude_error_result_is_a_failure_with_its_message() -> None:
     stream = ClaudeStream()
     stream.feed(

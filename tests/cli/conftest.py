@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import httpx
 import pytest
 
+from tests import helpers
 from tests.conftest import RunningServer
 
 
@@ -89,9 +90,7 @@ def heavy_modules_loaded(*args: str, env: dict[str, str], stdin: str = "{}") -> 
 @pytest.fixture
 def skills_dir(tmp_path: Path) -> Path:
     """An empty MAESTRO_SKILLS_DIR, so only built-in skills exist unless a test adds one."""
-    path = tmp_path / "skills"
-    path.mkdir()
-    return path
+    return helpers.new_folder(tmp_path / "skills")
 
 
 @pytest.fixture
@@ -110,12 +109,7 @@ def make_task(api: httpx.Client, project: dict[str, Any]) -> Callable[..., dict[
     """Create a task in the test's project over HTTP (faster than the CLI)."""
 
     def make(title: str = "A task", **fields: Any) -> dict[str, Any]:
-        response = api.post(
-            "/api/tasks", json={"projectId": project["id"], "title": title, **fields}
-        )
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
+        return helpers.make_task(api, project["id"], title=title, **fields)
 
     return make
 
@@ -125,10 +119,6 @@ def make_session(api: httpx.Client, project: dict[str, Any]) -> Callable[..., di
     """Create a session in the test's project over HTTP."""
 
     def make(*task_ids: str, **fields: Any) -> dict[str, Any]:
-        body = {"projectId": project["id"], "taskIds": list(task_ids), **fields}
-        response = api.post("/api/sessions", json=body)
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
+        return helpers.make_session(api, project["id"], list(task_ids), **fields)
 
     return make

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from tests.cli.conftest import Cli
+from tests.helpers import SAMPLE_USAGE
 
 MakeTask = Callable[..., dict[str, Any]]
 MakeSession = Callable[..., dict[str, Any]]
@@ -121,17 +122,8 @@ def test_show_includes_the_usage_and_agent_session_id(
     cli: Cli, api: httpx.Client, make_session: MakeSession
 ) -> None:
     session = make_session(name="Spent")
-    usage = {
-        "inputTokens": 1234,
-        "outputTokens": 567,
-        "cacheReadTokens": 8900,
-        "cacheWriteTokens": 120,
-        "costUsd": 0.0123,
-        "turns": 7,
-        "durationMs": 83_000,
-        "model": "claude-sonnet-4-5",
-    }
-    api.patch(f"/api/sessions/{session['id']}", json={"usage": usage, "agentSessionId": "c0ffee"})
+    body = {"usage": SAMPLE_USAGE, "agentSessionId": "c0ffee"}
+    api.patch(f"/api/sessions/{session['id']}", json=body)
     human = cli("session", "show", session["id"])
     assert human.code == 0, human.stderr
     for text in ("in 1,234", "out 567", "cache read 8,900", "cache write 120"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import pytest
 
 from tests.conftest import RunningServer
 from tests.e2e.wsclient import EventStream, Message
-from tests.helpers import ok
+from tests.helpers import make_project, make_task, ok, request_spawn, stop_process, wait_until
 
 FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
 AGENT_COMMAND = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_AGENT))} {{prompt_file}}"
@@ -63,32 +62,7 @@ class RunnerProcess:
         wait_until(lambda: self.log().count(text) >= count, timeout, f"runner log line {text!r}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def http(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
+        stop_process(self.process)
 
 
 @pytest.fixture
@@ -112,28 +86,9 @@ def runner(server: RunningServer, start_runner: Callable[..., RunnerProcess]) ->
     return start_runner(server)
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
-
-
-def make_project(http: httpx.Client, working_dir: Path | str) -> Any:
-    body = {"name": "Spawn flow", "workingDir": str(working_dir)}
-    return ok(http.post("/api/projects", json=body), 201)
-
-
-def make_task(http: httpx.Client, project: Any, title: str, **extra: Any) -> Any:
-    return ok(
-        http.post("/api/tasks", json={"projectId": project["id"], "title": title, **extra}), 201
-    )
-
-
-def spawn(http: httpx.Client, project: Any, task: Any, **extra: Any) -> str:
-    body = {"projectId": project["id"], "taskIds": [task["id"]], "agent": "custom", **extra}
-    session_id: str = ok(http.post("/api/sessions/spawn", json=body), 201)["sessionId"]
-    return session_id
+def spawn(http: httpx.Client, project: Any, task: Any, **fields: Any) -> str:
+    """Spawn a session on ``task`` with the fake agent (the ``custom`` adapter)."""
+    return request_spawn(http, project["id"], [task["id"]], agent="custom", **fields)
 
 
 def get(http: httpx.Client, path: str) -> Any:
@@ -187,8 +142,10 @@ def read_until_finished(stream: EventStream, session_id: str) -> list[Message]:
 def test_a_spawned_worker_runs_to_completion(
     server: RunningServer, http: httpx.Client, runner: RunnerProcess, home: Path, workdir: Path
 ) -> None:
-    project = make_project(http, workdir)
-    task = make_task(http, project, "Fix the login bug", description="Users cannot log in.")
+    project = make_project(http, workingDir=str(workdir))
+    task = make_task(
+        http, project["id"], title="Fix the login bug", description="Users cannot log in."
+    )
     ok(http.post(f"/api/tasks/{task['id']}/subtasks", json={"title": "Write a test"}), 201)
 
     with EventStream(server.ws_url, timeout=SESSION_SECONDS) as stream:
@@ -231,8 +188,8 @@ def test_a_spawned_worker_runs_to_completion(
 def test_an_orchestrator_splits_its_task_between_two_workers(
     http: httpx.Client, runner: RunnerProcess, workdir: Path
 ) -> None:
-    project = make_project(http, workdir)
-    parent = make_task(http, project, "Build the feature")
+    project = make_project(http, workingDir=str(workdir))
+    parent = make_task(http, project["id"], title="Build the feature")
 
     orchestrator_id = spawn(
         http, project, parent, role="orchestrator", skills=["maestro-orchestrator"]
@@ -267,8 +224,8 @@ def test_an_orchestrator_splits_its_task_between_two_workers(
 def test_an_agent_exiting_non_zero_fails_the_session(
     http: httpx.Client, runner: RunnerProcess, workdir: Path
 ) -> None:
-    project = make_project(http, workdir)
-    task = make_task(http, project, "Doomed", description="fake-agent: exit 3")
+    project = make_project(http, workingDir=str(workdir))
+    task = make_task(http, project["id"], title="Doomed", description="fake-agent: exit 3")
 
     session = wait_for_status(http, spawn(http, project, task), "failed")
 
@@ -281,8 +238,8 @@ def test_a_missing_working_directory_fails_the_session_with_the_reason(
     http: httpx.Client, runner: RunnerProcess, tmp_path: Path
 ) -> None:
     missing = tmp_path / "deleted-checkout"
-    project = make_project(http, missing)
-    task = make_task(http, project, "Nowhere to work")
+    project = make_project(http, workingDir=str(missing))
+    task = make_task(http, project["id"], title="Nowhere to work")
 
     session = wait_for_status(http, spawn(http, project, task), "failed")
 
@@ -295,12 +252,12 @@ def test_a_missing_working_directory_fails_the_session_with_the_reason(
 def test_the_runner_reconnects_and_catches_up_after_a_server_restart(
     server: RunningServer, http: httpx.Client, runner: RunnerProcess, home: Path, workdir: Path
 ) -> None:
-    project = make_project(http, workdir)
-    before = spawn(http, project, make_task(http, project, "Before the restart"))
+    project = make_project(http, workingDir=str(workdir))
+    before = spawn(http, project, make_task(http, project["id"], title="Before the restart"))
     wait_for_status(http, before, "completed")
 
     server.restart()
-    after = spawn(http, project, make_task(http, project, "After the restart"))
+    after = spawn(http, project, make_task(http, project["id"], title="After the restart"))
     wait_for_status(http, after, "completed")
 
     runner.wait_for_log("replaying events after seq")
@@ -332,8 +289,8 @@ def test_the_runner_and_its_sessions_work_with_a_token(
     start_runner(server, MAESTRO_TOKEN="s3cret-token")  # its WebSocket is authorized too
 
     with httpx.Client(base_url=server.url, headers=headers, timeout=10) as http:
-        project = make_project(http, workdir)
-        task = make_task(http, project, "Behind a token")
+        project = make_project(http, workingDir=str(workdir))
+        task = make_task(http, project["id"], title="Behind a token")
         session = wait_for_status(http, spawn(http, project, task), "completed")
 
     # The agent's own CLI calls got the token from the runner, too.
@@ -354,9 +311,11 @@ def test_a_runner_ahead_of_the_server_resyncs_and_still_opens_spawns(
     runner = start_runner(server)
     runner.wait_for_log("the server no longer holds events after seq 1000000")
 
-    project = make_project(http, workdir)
+    project = make_project(http, workingDir=str(workdir))
     wait_for_status(
-        http, spawn(http, project, make_task(http, project, "After resync")), "completed"
+        http,
+        spawn(http, project, make_task(http, project["id"], title="After resync")),
+        "completed",
     )
 
     def saved_seq() -> Any:

@@ -37,6 +37,13 @@ def link_pair(session_id: str, task_id: str) -> dict[str, str]:
     return {"sessionId": session_id, "taskId": task_id}
 
 
+def assert_link_change(events: list[Message], at: int, session_id: str, task_id: str) -> None:
+    """``events[at]`` and the next are one link change: the session's event and the
+    task's, both naming the pair."""
+    pair = link_pair(session_id, task_id)
+    assert [event["data"] for event in events[at : at + 2]] == [pair, pair]
+
+
 def api(server: RunningServer) -> httpx.Client:
     return httpx.Client(base_url=server.url, timeout=10)
 
@@ -270,8 +277,7 @@ def test_session_create_with_two_tasks_emits_created_then_link_events_per_task(
     assert events[0]["data"] == created
     assert events[0]["data"]["taskIds"] == [first["id"], second["id"]]
     for offset, task in ((1, first), (4, second)):
-        assert events[offset]["data"] == link_pair(sid, task["id"])
-        assert events[offset + 1]["data"] == link_pair(sid, task["id"])
+        assert_link_change(events, offset, sid, task["id"])
         assert events[offset + 2]["data"] == get(http, f"/api/tasks/{task['id']}")
         assert events[offset + 2]["data"]["sessionIds"] == [sid]
 
@@ -321,8 +327,7 @@ def test_spawn_emits_spawn_request_then_created_then_link_events(
         "MAESTRO_ROLE": "worker",
     }
     assert events[1]["data"] == spawned["session"]
-    assert events[2]["data"] == link_pair(sid, task["id"])
-    assert events[3]["data"] == link_pair(sid, task["id"])
+    assert_link_change(events, 2, sid, task["id"])
     assert events[4]["data"]["sessionIds"] == [sid]
 
 
@@ -337,9 +342,7 @@ def test_link_endpoint_emits_added_pair_then_session_and_task_updated(
         "session:updated",
         "task:updated",
     ]
-    pair = link_pair(session["id"], task["id"])
-    assert events[0]["data"] == pair
-    assert events[1]["data"] == pair
+    assert_link_change(events, 0, session["id"], task["id"])
     assert events[2]["data"] == get(http, f"/api/sessions/{session['id']}")
     assert events[2]["data"]["taskIds"] == [task["id"]]
     assert events[3]["data"] == get(http, f"/api/tasks/{task['id']}")
@@ -366,9 +369,7 @@ def test_unlink_endpoint_emits_removed_pair_then_session_and_task_updated(
         "session:updated",
         "task:updated",
     ]
-    pair = link_pair(session["id"], task["id"])
-    assert events[0]["data"] == pair
-    assert events[1]["data"] == pair
+    assert_link_change(events, 0, session["id"], task["id"])
     assert events[2]["data"]["taskIds"] == []
     assert events[3]["data"]["sessionIds"] == []
 
@@ -393,8 +394,7 @@ def test_session_patch_of_task_ids_emits_session_updated_then_link_events(
         "task:updated",
     ]
     assert events[0]["data"]["taskIds"] == [task["id"]]
-    assert events[1]["data"] == link_pair(session["id"], task["id"])
-    assert events[2]["data"] == link_pair(session["id"], task["id"])
+    assert_link_change(events, 1, session["id"], task["id"])
     assert events[3]["data"] == get(http, path)
     assert events[4]["data"]["sessionIds"] == [session["id"]]
 
@@ -412,8 +412,7 @@ def test_task_patch_of_session_ids_emits_task_updated_then_link_events(
         "task:updated",
     ]
     assert events[0]["data"]["sessionIds"] == [session["id"]]
-    assert events[1]["data"] == link_pair(session["id"], task["id"])
-    assert events[2]["data"] == link_pair(session["id"], task["id"])
+    assert_link_change(events, 1, session["id"], task["id"])
     assert events[3]["data"]["taskIds"] == [task["id"]]
     assert events[4]["data"] == get(http, path)
 
@@ -430,8 +429,7 @@ def test_session_delete_emits_deleted_then_removed_pair_and_task_updated(
         "task:updated",
     ]
     assert events[0]["data"] == {"id": session["id"]}
-    assert events[1]["data"] == link_pair(session["id"], task["id"])
-    assert events[2]["data"] == link_pair(session["id"], task["id"])
+    assert_link_change(events, 1, session["id"], task["id"])
     assert events[3]["data"] == get(http, f"/api/tasks/{task['id']}")
     assert events[3]["data"]["sessionIds"] == []
 
@@ -448,8 +446,7 @@ def test_task_delete_emits_deleted_then_removed_pair_and_session_updated(
         "session:updated",
     ]
     assert events[0]["data"] == {"id": task["id"]}
-    assert events[1]["data"] == link_pair(session["id"], task["id"])
-    assert events[2]["data"] == link_pair(session["id"], task["id"])
+    assert_link_change(events, 1, session["id"], task["id"])
     assert events[3]["data"] == get(http, f"/api/sessions/{session['id']}")
     assert events[3]["data"]["taskIds"] == []
 

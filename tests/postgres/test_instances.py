@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
 
 from tests.conftest import RunningServer, TestDatabase
 from tests.e2e.wsclient import EventStream, Message
-from tests.helpers import ok
+from tests.helpers import make_project, make_task, ok
 from tests.test_concurrency import assert_links_symmetric
 
 Instances = Callable[..., list[RunningServer]]
@@ -41,6 +42,19 @@ def marker(http: httpx.Client) -> Callable[[Message], bool]:
     """
     project_id = ok(http.post("/api/projects", json={"name": "end marker"}), 201)["id"]
     return lambda m: m["event"] == "project:created" and m["data"]["id"] == project_id
+
+
+@contextmanager
+def clients_of_both(
+    pair: tuple[RunningServer, RunningServer], count: int
+) -> Iterator[list[httpx.Client]]:
+    """``count`` clients, of instance A and B in turn (A first); closed afterwards."""
+    clients = [httpx.Client(base_url=pair[i % 2].url, timeout=30) for i in range(count)]
+    try:
+        yield clients
+    finally:
+        for client in clients:
+            client.close()
 
 
 @pytest.fixture
@@ -125,29 +139,26 @@ def test_concurrent_mixed_writes_through_both_instances_keep_links_and_one_event
 ) -> None:
     a, b = pair
     with httpx.Client(base_url=a.url, timeout=30) as setup:
-        project_id = ok(setup.post("/api/projects", json={"name": "Busy"}), 201)["id"]
+        project_id = make_project(setup, name="Busy")["id"]
     threads = 8
-    clients = [httpx.Client(base_url=(a, b)[i % 2].url, timeout=30) for i in range(threads)]
     barrier = threading.Barrier(threads)
 
-    def work(index: int) -> None:
-        barrier.wait()
-        mixed_writes(clients[index], project_id, seed=index, rounds=25)
+    # From seq 1 (the project) on, whether or not B had passed it on yet.
+    with (
+        clients_of_both(pair, threads) as clients,
+        EventStream(f"{a.ws_url}?since=1") as on_a,
+        EventStream(f"{b.ws_url}?since=1") as on_b,
+    ):
 
-    try:
-        # From seq 1 (the project) on, whether or not B had passed it on yet.
-        with (
-            EventStream(f"{a.ws_url}?since=1") as on_a,
-            EventStream(f"{b.ws_url}?since=1") as on_b,
-        ):
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(work, range(threads)))
-            is_last = marker(clients[1])  # through B
-            seen_a = read_until(on_a, is_last)
-            seen_b = read_until(on_b, is_last)
-    finally:
-        for client in clients:
-            client.close()
+        def work(index: int) -> None:
+            barrier.wait()
+            mixed_writes(clients[index], project_id, seed=index, rounds=25)
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, range(threads)))
+        is_last = marker(clients[1])  # through B
+        seen_a = read_until(on_a, is_last)
+        seen_b = read_until(on_b, is_last)
     assert [m["seq"] for m in seen_a] == list(range(2, 2 + len(seen_a)))
     assert seen_a == seen_b, "the two instances delivered different events or orders"
     for server in (a, b):
@@ -160,28 +171,23 @@ def test_concurrent_patches_of_one_task_through_both_instances_lose_nothing(
 ) -> None:
     a, b = pair
     with httpx.Client(base_url=a.url, timeout=30) as setup:
-        project_id = ok(setup.post("/api/projects", json={"name": "Hot"}), 201)["id"]
-        task = ok(setup.post("/api/tasks", json={"projectId": project_id, "title": "T"}), 201)
+        task = make_task(setup, make_project(setup, name="Hot")["id"], title="T")
     threads, per_thread = 8, 6
-    clients = [httpx.Client(base_url=(a, b)[i % 2].url, timeout=30) for i in range(threads)]
     barrier = threading.Barrier(threads)
 
-    def work(index: int) -> list[int]:
-        barrier.wait()
-        stamps = []
-        for k in range(per_thread):
-            body = {"timeline": [{"type": "update", "message": f"{index}:{k}"}]}
-            stamps.append(
-                ok(clients[index].patch(f"/api/tasks/{task['id']}", json=body))["updatedAt"]
-            )
-        return stamps
+    with clients_of_both(pair, threads) as clients:
 
-    try:
+        def work(index: int) -> list[int]:
+            barrier.wait()
+            stamps = []
+            for k in range(per_thread):
+                body = {"timeline": [{"type": "update", "message": f"{index}:{k}"}]}
+                patched = ok(clients[index].patch(f"/api/tasks/{task['id']}", json=body))
+                stamps.append(patched["updatedAt"])
+            return stamps
+
         with ThreadPoolExecutor(threads) as pool:
             stamps = [s for result in pool.map(work, range(threads)) for s in result]
-    finally:
-        for client in clients:
-            client.close()
     with httpx.Client(base_url=b.url) as http:
         stored = ok(http.get(f"/api/tasks/{task['id']}"))
     messages = {e.get("message") for e in stored["timeline"]}

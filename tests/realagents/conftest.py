@@ -16,10 +16,14 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.realagents.fake_anthropic import FakeAnthropic
-from tests.realagents.fake_openai import FakeOpenAI
+from tests.conftest import RunningServer
+from tests.helpers import new_folder
+from tests.realagents.fake_anthropic import FakeAnthropic, claude_environment
+from tests.realagents.fake_openai import FakeOpenAI, codex_environment
+from tests.realagents.harness import AgentSetup, bare_path
 
 DEFAULT_AGENT_CLIS_DIR = Path("~/.cache/maestro/agent-clis")
 
@@ -59,17 +63,7 @@ def codex_bin() -> Path:
 @pytest.fixture
 def agent_home(tmp_path: Path) -> Path:
     """An empty ``HOME`` for one test's agent CLI runs."""
-    home = tmp_path / "home"
-    home.mkdir()
-    return home
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    """An empty working directory (``cwd``) for the agent."""
-    path = tmp_path / "work"
-    path.mkdir()
-    return path
+    return new_folder(tmp_path / "home")
 
 
 @pytest.fixture
@@ -84,3 +78,44 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     """A started fake Responses API with an empty script (``fake_openai.add(...)``)."""
     with FakeOpenAI() as fake:
         yield fake
+
+
+# -- Maestro around the agent ------------------------------------------------------
+
+
+@pytest.fixture
+def claude(
+    server: RunningServer,
+    http: httpx.Client,
+    workdir: Path,
+    tmp_path: Path,
+    claude_bin: Path,
+    fake_anthropic: FakeAnthropic,
+    agent_home: Path,
+) -> AgentSetup:
+    """Maestro with Claude Code: the runner by path, nothing activated, ``claude`` on
+    PATH, and the agent's credentials (the fake's URL and key) in its environment."""
+    env = claude_environment(fake_anthropic.url, agent_home)
+    env["PATH"] = bare_path(claude_bin.parent)
+    home, log = tmp_path / "maestro-home", tmp_path / "runner.log"
+    return AgentSetup(server, http, workdir, home, env, log)
+
+
+@pytest.fixture
+def codex(
+    server: RunningServer,
+    http: httpx.Client,
+    workdir: Path,
+    tmp_path: Path,
+    codex_bin: Path,
+    fake_openai: FakeOpenAI,
+    agent_home: Path,
+) -> AgentSetup:
+    """Maestro with Codex: ``codex`` (and the node it runs on) on the runner's PATH,
+    its base URL and key in ``$CODEX_HOME`` and the runner's environment only."""
+    env = codex_environment(fake_openai.url, agent_home)
+    node = shutil.which("node")
+    assert node is not None, "the Codex CLI's launcher runs on node"
+    env["PATH"] = bare_path(codex_bin.parent, Path(node).parent)
+    home, log = tmp_path / "maestro-home", tmp_path / "runner.log"
+    return AgentSetup(server, http, workdir, home, env, log, agent="codex")

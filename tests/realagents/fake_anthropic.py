@@ -32,9 +32,7 @@ from collections.abc import Iterator
 
 from tests.realagents.scripting import (
     JSON,
-    Answer,
     FakeModelServer,
-    HttpError,
     HttpResponse,
     Reply,
     RequestKind,
@@ -74,20 +72,15 @@ class FakeAnthropic(FakeModelServer):
             return "main" if isinstance(body, dict) and body.get("tools") else "auxiliary"
         return "other"
 
-    def answer_main(self, body: JSON, answer: Answer) -> HttpResponse:
-        if isinstance(answer, HttpError):
-            return error_response(answer.status, answer.error_type, answer.message)
-        return self._message_response(body, answer)
-
     def answer_other(self, method: str, path: str, body: JSON) -> HttpResponse:
         route = path.split("?")[0]
         if method == "HEAD":  # a reachability check (HEAD /api/hello)
             return HttpResponse(200, b"")
         if route == "/v1/messages":
-            return self._message_response(body, Reply(AUXILIARY_TEXT, usage=Usage(10, 3)))
+            return self.reply(body, Reply(AUXILIARY_TEXT, usage=Usage(10, 3)))
         if route == "/v1/messages/count_tokens":
             return HttpResponse.json(200, {"input_tokens": len(json.dumps(body)) // 4})
-        return error_response(404, "not_found_error", f"fake has no {method} {route}")
+        return self.error(404, "not_found_error", f"fake has no {method} {route}")
 
     def tool_results_in(self, body: JSON) -> list[str]:
         results = []
@@ -100,18 +93,19 @@ class FakeAnthropic(FakeModelServer):
 
     def tool_uses(self) -> list[dict[str, JSON]]:
         """Every ``tool_use`` block the fake sent, as the CLI echoes them back."""
-        main = self.main_requests()
-        if not main:
-            return []
         return [
             block
-            for message in main[-1].body.get("messages", [])
+            for message in self.last_main_body().get("messages", [])
             if message.get("role") == "assistant" and isinstance(message.get("content"), list)
             for block in message["content"]
             if block.get("type") == "tool_use"
         ]
 
-    def _message_response(self, body: JSON, reply: Reply) -> HttpResponse:
+    def error(self, status: int, error_type: str, message: str) -> HttpResponse:
+        body = {"type": "error", "error": {"type": error_type, "message": message}}
+        return HttpResponse.json(status, body, **{"request-id": "req_fake"})
+
+    def reply(self, body: JSON, reply: Reply) -> HttpResponse:
         message = self._message(reply)
         if isinstance(body, dict) and body.get("model"):
             message["model"] = body["model"]
@@ -183,8 +177,3 @@ class FakeAnthropic(FakeModelServer):
             },
         )
         yield "message_stop", {"type": "message_stop"}
-
-
-def error_response(status: int, error_type: str, message: str) -> HttpResponse:
-    body = {"type": "error", "error": {"type": error_type, "message": message}}
-    return HttpResponse.json(status, body, **{"request-id": "req_fake"})

@@ -53,9 +53,7 @@ from typing import Any
 
 from tests.realagents.scripting import (
     JSON,
-    Answer,
     FakeModelServer,
-    HttpError,
     HttpResponse,
     Reply,
     RequestKind,
@@ -121,19 +119,14 @@ class FakeOpenAI(FakeModelServer):
             return "main" if _offers_tools(body) else "auxiliary"
         return "other"
 
-    def answer_main(self, body: JSON, answer: Answer) -> HttpResponse:
-        if isinstance(answer, HttpError):
-            return error_response(answer.status, answer.error_type, answer.message)
-        return self._response(body, answer)
-
     def answer_other(self, method: str, path: str, body: JSON) -> HttpResponse:
         route = path.split("?")[0]
         if route == "/v1/responses" and method == "POST":
-            return self._response(body, Reply("done", usage=Usage(10, 3)))
+            return self.reply(body, Reply("done", usage=Usage(10, 3)))
         if route == "/v1/models" and method == "GET":
             models = [{"id": MODEL, "object": "model", "created": 0, "owned_by": "maestro"}]
             return HttpResponse.json(200, {"object": "list", "data": models})
-        return error_response(404, "not_found", f"fake has no {method} {route}")
+        return self.error(404, "not_found", f"fake has no {method} {route}")
 
     def tool_results_in(self, body: JSON) -> list[str]:
         return [
@@ -144,18 +137,19 @@ class FakeOpenAI(FakeModelServer):
 
     def tool_calls_sent(self) -> list[dict[str, JSON]]:
         """The ``function_call`` items the fake sent, as Codex echoes them back."""
-        main = self.main_requests()
-        if not main:
-            return []
         return [
             item
-            for item in main[-1].body.get("input", [])
+            for item in self.last_main_body().get("input", [])
             if item.get("type") in ("function_call", "custom_tool_call")
         ]
 
     # -- building the response -------------------------------------------------------
 
-    def _response(self, body: JSON, reply: Reply) -> HttpResponse:
+    def error(self, status: int, error_type: str, message: str) -> HttpResponse:
+        body = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
+        return HttpResponse.json(status, body)
+
+    def reply(self, body: JSON, reply: Reply) -> HttpResponse:
         items = self._output_items(body, reply)
         response = {
             "id": self.next_id("resp_fake"),
@@ -292,8 +286,3 @@ def _events(response: dict[str, JSON]) -> Iterator[tuple[str, JSON]]:
             {"type": "response.output_item.done", "output_index": index, "item": item},
         )
     yield "response.completed", {"type": "response.completed", "response": response}
-
-
-def error_response(status: int, error_type: str, message: str) -> HttpResponse:
-    body = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
-    return HttpResponse.json(status, body)

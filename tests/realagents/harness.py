@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import RunningServer
-from tests.helpers import ok
+from tests.helpers import make_project, make_task, ok, request_spawn, stop_process, wait_until
 
 MAESTRO = Path(sys.executable).parent / "maestro"
 """The installed ``maestro`` script, as the README runs it (``.venv/bin/maestro``)."""
@@ -30,13 +28,8 @@ MAESTRO = Path(sys.executable).parent / "maestro"
 SESSION_SECONDS = 120.0
 """A real agent run against a fake model takes seconds; a loaded CI machine more."""
 
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.1)
+HUGE_DESCRIPTION = "".join(f"Requirement {i}: keep the API stable.\n" for i in range(4000))
+"""A task description of over 140 KB: more than fits on a command line."""
 
 
 def bare_path(*extra: Path) -> str:
@@ -74,13 +67,7 @@ class Runner:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=15)
         if self.tmux_dir is not None:
             subprocess.run(
                 ["tmux", "kill-server"],
@@ -112,6 +99,47 @@ def wait_for_session(http: httpx.Client, session_id: str, runner: Runner) -> dic
         raise AssertionError(f"{session_id} did not finish; runner log:\n{runner.log()}") from None
     session: dict[str, Any] = ok(http.get(f"/api/sessions/{session_id}"))
     return session
+
+
+@dataclass
+class AgentSetup:
+    """Maestro around one agent CLI for one test: a client of the server, the
+    project's working directory, and runners as a user starts them (``runner_env``:
+    the agent CLI on ``PATH`` and its credentials, which the server never has)."""
+
+    server: RunningServer
+    http: httpx.Client
+    workdir: Path
+    home: Path  # the runner's MAESTRO_HOME, where the session files land
+    runner_env: dict[str, str]
+    log_path: Path
+    agent: str | None = None  # what spawns ask for; None: the server's default (Claude)
+
+    def runner(self, launcher: str = "pty") -> Runner:
+        """A runner (``--pty`` or ``--tmux``), not started yet: see ``running``."""
+        return Runner(self.server, launcher, self.home, self.runner_env, self.log_path)
+
+    def project(self, **fields: Any) -> dict[str, Any]:
+        """A project working in ``workdir``; ``fields`` add to the body."""
+        return make_project(self.http, workingDir=str(self.workdir), **fields)
+
+    def task(self, project: dict[str, Any], title: str, **fields: Any) -> dict[str, Any]:
+        return make_task(self.http, project["id"], title=title, **fields)
+
+    def spawn(self, project: dict[str, Any], task: dict[str, Any]) -> str:
+        """Ask for a session of the agent on ``task``; its id."""
+        agent = {} if self.agent is None else {"agent": self.agent}
+        return request_spawn(self.http, project["id"], [task["id"]], **agent)
+
+    def run(
+        self, project: dict[str, Any], task: dict[str, Any], launcher: str = "pty"
+    ) -> tuple[dict[str, Any], Runner]:
+        """Start a runner, spawn a session on ``task`` and wait for it to finish:
+        the finished session, and the (stopped) runner for its log."""
+        runner = self.runner(launcher)
+        with running(runner):
+            session = wait_for_session(self.http, self.spawn(project, task), runner)
+        return session, runner
 
 
 def session_files(home: Path, session_id: str) -> Path:

@@ -178,7 +178,7 @@ class FakeModelServer:
     """A scripted model API on 127.0.0.1, served from a background thread.
 
     Subclasses say which requests are main (``classify``) and how to answer
-    (``answer_main``, ``answer_other``) and how to read tool results back.
+    (``reply``, ``error``, ``answer_other``) and how to read tool results back.
     """
 
     default_usage = Usage()
@@ -246,11 +246,15 @@ class FakeModelServer:
     def auxiliary_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.kind == "auxiliary"]
 
-    def tool_results(self) -> list[str]:
-        """The text of every tool result in the last main request (the whole
-        conversation is resent each time, so the last request holds them all)."""
+    def last_main_body(self) -> JSON:
+        """The body of the last main request (``{}`` before any): the whole
+        conversation is resent each time, so it holds every turn so far."""
         main = self.main_requests()
-        return self.tool_results_in(main[-1].body) if main else []
+        return main[-1].body if main else {}
+
+    def tool_results(self) -> list[str]:
+        """The text of every tool result in the last main request."""
+        return self.tool_results_in(self.last_main_body())
 
     def all_text(self) -> str:
         """Every string of every request body, joined: what reached the model."""
@@ -269,7 +273,12 @@ class FakeModelServer:
     def classify(self, method: str, path: str, body: JSON) -> RequestKind:
         raise NotImplementedError
 
-    def answer_main(self, body: JSON, answer: Answer) -> HttpResponse:
+    def reply(self, body: JSON, reply: Reply) -> HttpResponse:
+        """The API's answer saying ``reply`` to the request ``body``."""
+        raise NotImplementedError
+
+    def error(self, status: int, error_type: str, message: str) -> HttpResponse:
+        """The API's error body."""
         raise NotImplementedError
 
     def answer_other(self, method: str, path: str, body: JSON) -> HttpResponse:
@@ -295,9 +304,11 @@ class FakeModelServer:
             self._requests.append(RecordedRequest(method, path, shown, body, kind, answer))
         if answer is None:
             return self.answer_other(method, path, body)
-        if isinstance(answer, Reply) and answer.delay:
+        if isinstance(answer, HttpError):
+            return self.error(answer.status, answer.error_type, answer.message)
+        if answer.delay:
             time.sleep(answer.delay)
-        return self.answer_main(body, answer)
+        return self.reply(body, answer)
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import RunningServer
 from tests.helpers import ok
-from tests.realagents.fake_anthropic import API_KEY, FakeAnthropic, claude_environment
+from tests.realagents.fake_anthropic import API_KEY, FakeAnthropic
 from tests.realagents.harness import (
-    Runner,
+    HUGE_DESCRIPTION,
+    AgentSetup,
     bare_path,
     event_types,
     events_of,
@@ -40,69 +39,17 @@ def bash(command: str, text: str = "") -> Reply:
     return Reply(text, [ToolCall("Bash", {"command": command, "description": command[:30]})])
 
 
-@pytest.fixture
-def http(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def maestro_home(tmp_path: Path) -> Path:
-    return tmp_path / "maestro-home"
-
-
-StartRunner = Callable[..., Runner]
-
-
-@pytest.fixture
-def claude_runner(
-    server: RunningServer,
-    maestro_home: Path,
-    claude_bin: Path,
-    fake_anthropic: FakeAnthropic,
-    agent_home: Path,
-    tmp_path: Path,
-) -> StartRunner:
-    """The runner as a user starts it: by path, nothing activated, ``claude`` on
-    PATH, and the agent's credentials (the fake's URL and key) in its environment
-    only: the server never has them."""
-
-    def make(launcher: str = "pty") -> Runner:
-        env = claude_environment(fake_anthropic.url, agent_home)
-        env["PATH"] = bare_path(claude_bin.parent)
-        return Runner(server, launcher, maestro_home, env, tmp_path / "runner.log")
-
-    return make
-
-
-def make_project(http: httpx.Client, workdir: Path, **extra: Any) -> Any:
-    body = {"name": "Shop", "workingDir": str(workdir), **extra}
-    return ok(http.post("/api/projects", json=body), 201)
-
-
-def make_task(http: httpx.Client, project: Any, title: str, **extra: Any) -> Any:
-    body = {"projectId": project["id"], "title": title, **extra}
-    return ok(http.post("/api/tasks", json=body), 201)
-
-
-def spawn(http: httpx.Client, project: Any, task: Any, **extra: Any) -> str:
-    body = {"projectId": project["id"], "taskIds": [task["id"]], **extra}
-    session_id: str = ok(http.post("/api/sessions/spawn", json=body), 201)["sessionId"]
-    return session_id
-
-
 @pytest.mark.parametrize("launcher", LAUNCHERS)
 def test_a_claude_worker_does_its_task_and_reports_it(
     launcher: str,
+    claude: AgentSetup,
+    fake_anthropic: FakeAnthropic,
     server: RunningServer,
     http: httpx.Client,
-    fake_anthropic: FakeAnthropic,
     workdir: Path,
-    maestro_home: Path,
-    claude_runner: StartRunner,
 ) -> None:
-    project = make_project(http, workdir)
-    task = make_task(http, project, "Add a greeting", description="Write hello.txt.")
+    project = claude.project()
+    task = claude.task(project, "Add a greeting", description="Write hello.txt.")
     fake_anthropic.add(
         bash('maestro report progress "Starting: writing hello.txt"', "On it."),
         Reply(
@@ -111,11 +58,10 @@ def test_a_claude_worker_does_its_task_and_reports_it(
         bash('maestro report complete "hello.txt written"'),
         Reply("Wrote hello.txt and reported."),
     )
-    runner = claude_runner(launcher)
-    with running(runner):
-        session_id = spawn(http, project, task)
-        session = wait_for_session(http, session_id, runner)
 
+    session, runner = claude.run(project, task, launcher)
+
+    session_id = session["id"]
     assert session["status"] == "completed", runner.log()
     assert (workdir / "hello.txt").read_text() == "hi\n"
     # The reports reached Maestro from inside the agent, with no virtualenv on PATH.
@@ -144,7 +90,7 @@ def test_a_claude_worker_does_its_task_and_reports_it(
     assert API_KEY.encode() not in server_env
     assert b"ANTHROPIC_BASE_URL" not in server_env
     # Claude's own session id, the usage, and the readable transcript.
-    files = session_files(maestro_home, session_id)
+    files = session_files(claude.home, session_id)
     result = json.loads((files / "result.json").read_text())
     assert session["agentSessionId"] == result["session_id"]
     expected: Usage = fake_anthropic.reported_usage()
@@ -161,26 +107,21 @@ def test_a_claude_worker_does_its_task_and_reports_it(
 
 
 def test_usage_is_rolled_up_per_task_tree_and_project(
-    server: RunningServer,
-    http: httpx.Client,
-    fake_anthropic: FakeAnthropic,
-    workdir: Path,
-    maestro_home: Path,
-    claude_runner: StartRunner,
+    claude: AgentSetup, fake_anthropic: FakeAnthropic, server: RunningServer, http: httpx.Client
 ) -> None:
-    project = make_project(http, workdir)
-    parent = make_task(http, project, "Parent")
-    child = make_task(http, project, "Child", parentId=parent["id"])
+    project = claude.project()
+    parent = claude.task(project, "Parent")
+    child = claude.task(project, "Child", parentId=parent["id"])
     fake_anthropic.add(
         bash('maestro report complete "parent done"'),
         Reply("Parent done.", usage=Usage(1000, 50)),
         bash('maestro report complete "child done"'),
         Reply("Child done.", usage=Usage(2000, 70)),
     )
-    runner = claude_runner("pty")
+    runner = claude.runner()
     with running(runner):
-        first = wait_for_session(http, spawn(http, project, parent), runner)
-        second = wait_for_session(http, spawn(http, project, child), runner)
+        first = wait_for_session(http, claude.spawn(project, parent), runner)
+        second = wait_for_session(http, claude.spawn(project, child), runner)
 
     assert first["status"] == second["status"] == "completed"
     tree = ok(http.get(f"/api/tasks/{parent['id']}/usage"))
@@ -197,21 +138,14 @@ def test_usage_is_rolled_up_per_task_tree_and_project(
 
 
 def test_a_brief_of_140_kb_reaches_claude(
-    server: RunningServer,
-    http: httpx.Client,
-    fake_anthropic: FakeAnthropic,
-    workdir: Path,
-    maestro_home: Path,
-    claude_runner: StartRunner,
+    claude: AgentSetup, fake_anthropic: FakeAnthropic, http: httpx.Client
 ) -> None:
-    description = "".join(f"Requirement {i}: keep the API stable.\n" for i in range(4000))
-    assert len(description.encode()) > 140_000
-    project = make_project(http, workdir)
-    task = make_task(http, project, "Huge spec", description=description + "END-OF-SPEC")
+    assert len(HUGE_DESCRIPTION.encode()) > 140_000
+    project = claude.project()
+    task = claude.task(project, "Huge spec", description=HUGE_DESCRIPTION + "END-OF-SPEC")
     fake_anthropic.add(bash('maestro report complete "read it all"'), Reply("Read it."))
-    runner = claude_runner("pty")
-    with running(runner):
-        session = wait_for_session(http, spawn(http, project, task), runner)
+
+    session, runner = claude.run(project, task)
 
     assert session["status"] == "completed", runner.log()
     first = fake_anthropic.main_requests()[0]
@@ -220,19 +154,14 @@ def test_a_brief_of_140_kb_reaches_claude(
 
 
 def test_a_model_that_answers_400_fails_the_session_and_session_wait(
-    server: RunningServer,
-    http: httpx.Client,
-    fake_anthropic: FakeAnthropic,
-    workdir: Path,
-    maestro_home: Path,
-    claude_runner: StartRunner,
+    claude: AgentSetup, fake_anthropic: FakeAnthropic, server: RunningServer, http: httpx.Client
 ) -> None:
-    project = make_project(http, workdir)
-    task = make_task(http, project, "Doomed")
+    project = claude.project()
+    task = claude.task(project, "Doomed")
     fake_anthropic.add(HttpError(400, "fake model refuses", times=50))
-    runner = claude_runner("pty")
+    runner = claude.runner()
     with running(runner):
-        session_id = spawn(http, project, task)
+        session_id = claude.spawn(project, task)
         # Waiting as fast as a script can: the session never looks completed.
         waited = maestro_cli(server, "session", "wait", session_id, "--interval", "0.05", "--json")
         session = wait_for_session(http, session_id, runner)
@@ -248,30 +177,23 @@ def test_a_model_that_answers_400_fails_the_session_and_session_wait(
 
 
 def test_a_session_whose_reports_all_fail_is_not_a_success(
-    server: RunningServer,
-    http: httpx.Client,
-    fake_anthropic: FakeAnthropic,
-    workdir: Path,
-    maestro_home: Path,
-    claude_runner: StartRunner,
+    claude: AgentSetup, fake_anthropic: FakeAnthropic
 ) -> None:
-    project = make_project(http, workdir)
-    task = make_task(http, project, "Reports go nowhere")
+    project = claude.project()
+    task = claude.task(project, "Reports go nowhere")
     # Every report names a task that does not exist, so none reaches Maestro.
     fake_anthropic.add(
         bash('maestro report progress "hello" --task task_1_nosuchtask'),
         bash('maestro report complete "done" --task task_1_nosuchtask'),
         Reply("Finished."),
     )
-    runner = claude_runner("pty")
-    with running(runner):
-        session_id = spawn(http, project, task)
-        session = wait_for_session(http, session_id, runner)
+
+    session, runner = claude.run(project, task)
 
     assert session["status"] == "failed"
     (failed,) = events_of(session, "reports_failed")
     assert failed["attempts"] == 2
-    terminal = runner.log() + _terminal_text(maestro_home, session_id)
+    terminal = runner.log() + _terminal_text(claude.home, session["id"])
     assert "none reached Maestro" in terminal
 
 
@@ -281,17 +203,12 @@ def _terminal_text(home: Path, session_id: str) -> str:
 
 
 def test_the_policy_lets_tests_run_and_refuses_what_it_denies_by_name(
-    server: RunningServer,
-    http: httpx.Client,
-    fake_anthropic: FakeAnthropic,
-    workdir: Path,
-    maestro_home: Path,
-    claude_runner: StartRunner,
+    claude: AgentSetup, fake_anthropic: FakeAnthropic, workdir: Path
 ) -> None:
     (workdir / "check.sh").write_text("echo all-checks-passed\n")
     policy = {"mode": "acceptEdits", "allow": ["Bash(sh check.sh:*)"], "deny": ["Bash(curl:*)"]}
-    project = make_project(http, workdir, permissions=policy)
-    task = make_task(http, project, "Run the checks")
+    project = claude.project(permissions=policy)
+    task = claude.task(project, "Run the checks")
     fake_anthropic.add(
         bash("sh check.sh"),
         bash("curl http://127.0.0.1:9/exfiltrate"),
@@ -299,9 +216,8 @@ def test_the_policy_lets_tests_run_and_refuses_what_it_denies_by_name(
         bash('maestro report complete "checks pass"'),
         Reply("Done."),
     )
-    runner = claude_runner("pty")
-    with running(runner):
-        session = wait_for_session(http, spawn(http, project, task), runner)
+
+    session, runner = claude.run(project, task)
 
     assert session["status"] == "completed", runner.log()
     ran, curl, push, *_ = fake_anthropic.tool_results()

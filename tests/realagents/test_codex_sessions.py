@@ -6,20 +6,17 @@ runner's environment only)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import RunningServer
 from tests.helpers import ok
-from tests.realagents.fake_openai import API_KEY, FakeOpenAI, codex_environment, shell
+from tests.realagents.fake_openai import API_KEY, FakeOpenAI, shell
 from tests.realagents.harness import (
-    Runner,
-    bare_path,
+    HUGE_DESCRIPTION,
+    AgentSetup,
     event_types,
     events_of,
     maestro_cli,
@@ -30,67 +27,27 @@ from tests.realagents.harness import (
 from tests.realagents.scripting import HttpError, Reply, Usage
 
 
-@pytest.fixture
-def http(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def codex_runner(
-    server: RunningServer,
-    codex_bin: Path,
-    fake_openai: FakeOpenAI,
-    agent_home: Path,
-    tmp_path: Path,
-) -> Callable[..., Runner]:
-    """The runner as a user starts it, ``codex`` (and the node it runs on) on PATH,
-    its base URL and key in ``$CODEX_HOME`` and the runner's environment only."""
-
-    def make(launcher: str = "pty") -> Runner:
-        env = codex_environment(fake_openai.url, agent_home)
-        node = shutil.which("node")
-        assert node is not None, "the Codex CLI's launcher runs on node"
-        env["PATH"] = bare_path(codex_bin.parent, Path(node).parent)
-        return Runner(server, launcher, tmp_path / "maestro-home", env, tmp_path / "runner.log")
-
-    return make
-
-
-def make_task(http: httpx.Client, workdir: Path, title: str) -> tuple[Any, Any]:
-    body = {"name": "Codex shop", "workingDir": str(workdir)}
-    project = ok(http.post("/api/projects", json=body), 201)
-    task = ok(http.post("/api/tasks", json={"projectId": project["id"], "title": title}), 201)
-    return project, task
-
-
-def spawn_codex(http: httpx.Client, project: Any, task: Any) -> str:
-    body = {"projectId": project["id"], "taskIds": [task["id"]], "agent": "codex"}
-    session_id: str = ok(http.post("/api/sessions/spawn", json=body), 201)["sessionId"]
-    return session_id
-
-
 @pytest.mark.parametrize("launcher", ["pty", "tmux"])
 def test_a_codex_worker_does_its_task_and_reports_it(
     launcher: str,
+    codex: AgentSetup,
+    fake_openai: FakeOpenAI,
     server: RunningServer,
     http: httpx.Client,
-    fake_openai: FakeOpenAI,
     workdir: Path,
-    codex_runner: Callable[..., Runner],
 ) -> None:
-    project, task = make_task(http, workdir, "Write hello.txt")
+    project = codex.project()
+    task = codex.task(project, "Write hello.txt")
     fake_openai.add(
         shell('maestro report progress "Starting with codex"', "On it."),
         shell("echo hi > hello.txt"),
         shell('maestro report complete "hello.txt written by codex"'),
         Reply("Wrote hello.txt.", usage=Usage(300, 40)),
     )
-    runner = codex_runner(launcher)
-    with running(runner):
-        session_id = spawn_codex(http, project, task)
-        session = wait_for_session(http, session_id, runner)
 
+    session, runner = codex.run(project, task, launcher)
+
+    session_id = session["id"]
     assert session["status"] == "completed", runner.log()
     assert (workdir / "hello.txt").read_text() == "hi\n"
     stored = ok(http.get(f"/api/tasks/{task['id']}"))
@@ -119,17 +76,14 @@ def test_a_codex_worker_does_its_task_and_reports_it(
 
 
 def test_a_codex_model_that_answers_400_fails_the_session(
-    server: RunningServer,
-    http: httpx.Client,
-    fake_openai: FakeOpenAI,
-    workdir: Path,
-    codex_runner: Callable[..., Runner],
+    codex: AgentSetup, fake_openai: FakeOpenAI, server: RunningServer, http: httpx.Client
 ) -> None:
-    project, task = make_task(http, workdir, "Doomed")
+    project = codex.project()
+    task = codex.task(project, "Doomed")
     fake_openai.add(HttpError(400, "fake openai refuses", times=20))
-    runner = codex_runner("pty")
+    runner = codex.runner()
     with running(runner):
-        session_id = spawn_codex(http, project, task)
+        session_id = codex.spawn(project, task)
         session = wait_for_session(http, session_id, runner)
         waited = maestro_cli(server, "session", "wait", session_id, "--json")
 
@@ -141,20 +95,16 @@ def test_a_codex_model_that_answers_400_fails_the_session(
 
 
 def test_a_brief_of_140_kb_reaches_codex(
-    server: RunningServer,
-    http: httpx.Client,
-    fake_openai: FakeOpenAI,
-    workdir: Path,
-    codex_runner: Callable[..., Runner],
+    codex: AgentSetup, fake_openai: FakeOpenAI, http: httpx.Client
 ) -> None:
-    project, task = make_task(http, workdir, "Huge spec")
-    description = "".join(f"Requirement {i}: keep the API stable.\n" for i in range(4000))
-    assert len(description.encode()) > 140_000
-    ok(http.patch(f"/api/tasks/{task['id']}", json={"description": description + "END-OF-SPEC"}))
+    project = codex.project()
+    task = codex.task(project, "Huge spec")
+    assert len(HUGE_DESCRIPTION.encode()) > 140_000
+    description = HUGE_DESCRIPTION + "END-OF-SPEC"
+    ok(http.patch(f"/api/tasks/{task['id']}", json={"description": description}))
     fake_openai.add(shell('maestro report complete "read it all"'), Reply("Read it."))
-    runner = codex_runner("pty")
-    with running(runner):
-        session = wait_for_session(http, spawn_codex(http, project, task), runner)
+
+    session, runner = codex.run(project, task)
 
     assert session["status"] == "completed", runner.log()
     assert "END-OF-SPEC" in fake_openai.all_text()

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,35 @@ def codex_argv(codex_bin: Path, workdir: Path) -> list[str]:
     ]
 
 
+CliRun = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_claude(
+    claude_bin: Path, fake_anthropic: FakeAnthropic, agent_home: Path, workdir: Path
+) -> CliRun:
+    """Run ``claude -p`` in ``workdir`` against the fake, the brief on stdin;
+    ``run_claude(*flags)`` adds flags to the command line."""
+
+    def run(*flags: str) -> subprocess.CompletedProcess[str]:
+        env = claude_environment(fake_anthropic.url, agent_home)
+        return run_cli(claude_argv(claude_bin, *flags), env, workdir)
+
+    return run
+
+
+@pytest.fixture
+def run_codex(codex_bin: Path, fake_openai: FakeOpenAI, agent_home: Path, workdir: Path) -> CliRun:
+    """Run ``codex exec`` in ``workdir`` against the fake, the brief on stdin;
+    ``run_codex(env)`` runs it in ``env`` instead of ``codex_environment``'s."""
+
+    def run(env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        env = codex_environment(fake_openai.url, agent_home) if env is None else env
+        return run_cli(codex_argv(codex_bin, workdir), env, workdir)
+
+    return run
+
+
 def save_sample(name: str, stdout: str, tmp_path: Path) -> None:
     if os.environ.get("MAESTRO_UPDATE_SAMPLES") != "1":
         return
@@ -117,11 +147,7 @@ def test_a_callable_turn_answers_from_the_request_it_gets() -> None:
 
 
 def test_claude_runs_an_allowed_bash_call_and_reports_the_fakes_usage(
-    claude_bin: Path,
-    fake_anthropic: FakeAnthropic,
-    agent_home: Path,
-    workdir: Path,
-    tmp_path: Path,
+    run_claude: CliRun, fake_anthropic: FakeAnthropic, tmp_path: Path
 ) -> None:
     fake_anthropic.add(
         Reply(
@@ -132,9 +158,7 @@ def test_claude_runs_an_allowed_bash_call_and_reports_the_fakes_usage(
         Reply("All done.", usage=Usage(13, 9, cache_read_input_tokens=2)),
     )
 
-    run = run_cli(
-        claude_argv(claude_bin), claude_environment(fake_anthropic.url, agent_home), workdir
-    )
+    run = run_claude()
 
     assert run.returncode == 0, run.stderr
     main = fake_anthropic.main_requests()
@@ -165,14 +189,12 @@ def test_claude_runs_an_allowed_bash_call_and_reports_the_fakes_usage(
 
 
 def test_claude_reports_an_api_error_as_a_failed_result(
-    claude_bin: Path, fake_anthropic: FakeAnthropic, agent_home: Path, workdir: Path
+    run_claude: CliRun, fake_anthropic: FakeAnthropic
 ) -> None:
     # Claude Code retries a 400 with fewer beta features: answer them all alike.
     fake_anthropic.add(HttpError(400, "fake says no", times=20))
 
-    run = run_cli(
-        claude_argv(claude_bin), claude_environment(fake_anthropic.url, agent_home), workdir
-    )
+    run = run_claude()
 
     assert run.returncode == 1
     result = json_lines(run.stdout)[-1]
@@ -184,11 +206,7 @@ def test_claude_reports_an_api_error_as_a_failed_result(
 
 
 def test_claude_tells_the_model_when_a_settings_rule_denies_a_command(
-    claude_bin: Path,
-    fake_anthropic: FakeAnthropic,
-    agent_home: Path,
-    workdir: Path,
-    tmp_path: Path,
+    run_claude: CliRun, fake_anthropic: FakeAnthropic, tmp_path: Path
 ) -> None:
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps({"permissions": {"deny": ["Bash(rm:*)"]}}))
@@ -197,11 +215,7 @@ def test_claude_tells_the_model_when_a_settings_rule_denies_a_command(
         Reply("Could not."),
     )
 
-    run = run_cli(
-        claude_argv(claude_bin, "--settings", str(settings)),
-        claude_environment(fake_anthropic.url, agent_home),
-        workdir,
-    )
+    run = run_claude("--settings", str(settings))
 
     assert run.returncode == 0, run.stderr
     assert fake_anthropic.tool_results() == [
@@ -212,20 +226,14 @@ def test_claude_tells_the_model_when_a_settings_rule_denies_a_command(
 
 
 def test_codex_runs_a_shell_command_and_reports_the_fakes_usage(
-    codex_bin: Path,
-    fake_openai: FakeOpenAI,
-    agent_home: Path,
-    workdir: Path,
-    tmp_path: Path,
+    run_codex: CliRun, fake_openai: FakeOpenAI, workdir: Path, tmp_path: Path
 ) -> None:
     fake_openai.add(
         shell("echo hello-from-codex > out.txt && cat out.txt", text="Running it."),
         Reply("All done.", usage=Usage(13, 9, cache_read_input_tokens=2)),
     )
 
-    run = run_cli(
-        codex_argv(codex_bin, workdir), codex_environment(fake_openai.url, agent_home), workdir
-    )
+    run = run_codex()
 
     assert run.returncode == 0, run.stderr
     assert (workdir / "out.txt").read_text() == "hello-from-codex\n"
@@ -264,13 +272,11 @@ def test_codex_runs_a_shell_command_and_reports_the_fakes_usage(
 
 
 def test_codex_reports_an_api_error_as_a_failed_turn(
-    codex_bin: Path, fake_openai: FakeOpenAI, agent_home: Path, workdir: Path
+    run_codex: CliRun, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.add(HttpError(400, "fake says no", times=20))
 
-    run = run_cli(
-        codex_argv(codex_bin, workdir), codex_environment(fake_openai.url, agent_home), workdir
-    )
+    run = run_codex()
 
     assert run.returncode == 1
     events = json_lines(run.stdout)
@@ -279,7 +285,7 @@ def test_codex_reports_an_api_error_as_a_failed_turn(
 
 
 def test_codex_on_its_builtin_provider_runs_commands_through_code_mode(
-    codex_bin: Path, fake_openai: FakeOpenAI, agent_home: Path, workdir: Path
+    run_codex: CliRun, fake_openai: FakeOpenAI, agent_home: Path
 ) -> None:
     # The built-in provider tries a WebSocket first (~7 s of retries), takes its
     # key from CODEX_API_KEY (not OPENAI_API_KEY) and, for its default model,
@@ -289,7 +295,7 @@ def test_codex_on_its_builtin_provider_runs_commands_through_code_mode(
     env["CODEX_API_KEY"] = env.pop("OPENAI_API_KEY")
     fake_openai.add(shell("echo hello-from-code-mode"), Reply("All done."))
 
-    run = run_cli(codex_argv(codex_bin, workdir), env, workdir)
+    run = run_codex(env)
 
     assert run.returncode == 0, run.stderr
     assert fake_openai.tool_calls_sent()[0]["type"] == "custom_tool_call"

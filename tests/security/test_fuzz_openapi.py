@@ -77,7 +77,18 @@ class Fuzzed:
             task = create("/api/tasks", {"projectId": project, "title": "Fuzzed task"})
             subtask = create(f"/api/tasks/{task}/subtasks", {"title": "Fuzzed step"})
             session = create("/api/sessions", {"projectId": project, "taskIds": [task]})
-        self.ids = {"project": project, "task": task, "subtask": subtask, "session": session}
+            approval = create(f"/api/sessions/{session}/approvals", {"tool": "Edit", "input": {}})
+            # Decided, so that a generated ?wait= on it answers at once instead of
+            # holding the case for up to a minute.
+            decided = api.post(f"/api/approvals/{approval}/decision", json={"decision": "deny"})
+            assert decided.status_code == 200, decided.text
+        self.ids = {
+            "project": project,
+            "task": task,
+            "subtask": subtask,
+            "session": session,
+            "approval": approval,
+        }
 
     def real_path_id(self, path: str, name: str) -> str:
         """An existing entity for path parameter ``name`` of ``path``."""
@@ -87,7 +98,7 @@ class Fuzzed:
             return "maestro-worker"
         if "/subtasks/" in path:
             return self.ids["subtask"]
-        kind = path.split("/")[2]  # projects, tasks or sessions
+        kind = path.split("/")[2]  # projects, tasks, sessions or approvals
         return self.ids[kind.removesuffix("s")]
 
     def real_body_ids(self, body: dict[str, Any]) -> None:

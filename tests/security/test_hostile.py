@@ -34,7 +34,7 @@ from websockets.sync.client import connect
 from maestro.server.app import ENDPOINTS
 from tests.conftest import RunningServer, StoreBackend, free_port
 from tests.e2e.wsclient import EventStream, names
-from tests.helpers import wait_for_files
+from tests.helpers import seed_one_of_each, wait_for_files
 from tests.test_bad_input import Reply, send, snapshot
 
 pytestmark = pytest.mark.slow  # starts servers
@@ -55,21 +55,7 @@ class Guarded:
     def seed(self) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {TOKEN}"}
         with httpx.Client(base_url=self.server.url, headers=headers, timeout=10) as api:
-
-            def create(path: str, body: dict[str, Any]) -> str:
-                response = api.post(path, json=body)
-                assert response.status_code == 201, response.text
-                made: str = response.json()["id"]
-                return made
-
-            project = create("/api/projects", {"name": "Guarded", "workingDir": "/tmp"})
-            task = create("/api/tasks", {"projectId": project, "title": "Guarded task"})
-            return {
-                "project": project,
-                "task": task,
-                "subtask": create(f"/api/tasks/{task}/subtasks", {"title": "Guarded step"}),
-                "session": create("/api/sessions", {"projectId": project, "taskIds": [task]}),
-            }
+            return seed_one_of_each(api, "Guarded")
 
     def target(self, path: str) -> str:
         """``path`` of the endpoint table with the seeded ids filled in: ``{id}`` is

@@ -65,6 +65,12 @@ async def in_memory(store: JsonFileStore) -> dict[str, Any]:
     return found
 
 
+async def reopened(root: Path) -> dict[str, Any]:
+    """What a store opened afresh on ``root`` serves (``in_memory``)."""
+    async with opened(root) as (store, _):
+        return await in_memory(store)
+
+
 def _as_json(entity: Any) -> Any:
     return json.loads(msgspec.json.encode(entity))
 
@@ -204,8 +210,7 @@ def test_a_refused_commit_changes_nothing_and_the_next_one_goes_through(
         assert on_disk(root) == acknowledged
         assert not (root / "journal").exists()
         assert event_seqs(root) == seqs
-        async with opened(root) as (store, _):
-            assert await in_memory(store) == acknowledged
+        assert await reopened(root) == acknowledged
 
     asyncio.run(scenario())
 
@@ -324,8 +329,7 @@ def test_a_failed_checkpoint_loses_nothing_and_the_files_catch_up(
             assert event_seqs(root) == seqs, "events.jsonl has a gap or a repeat"
             # Only the segment being appended to is left.
             assert len(list((root / "journal").glob("*.jsonl"))) == 1
-        async with opened(root) as (store, _):
-            assert await in_memory(store) == acknowledged
+        assert await reopened(root) == acknowledged
 
     asyncio.run(scenario())
 

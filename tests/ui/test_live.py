@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,6 +13,12 @@ from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.conftest import RunningServer
 from tests.ui.pages import MaestroPage, unique
+
+
+def take_down(server: RunningServer, ui: MaestroPage) -> None:
+    """Stop the server; the page says it is reconnecting."""
+    server.stop()
+    ui.expect_connection("reconnecting")
 
 
 def test_a_change_made_through_the_api_appears_within_a_second(
@@ -32,15 +37,11 @@ def test_a_change_made_through_the_api_appears_within_a_second(
     expect(progress).to_contain_text("0/1", timeout=1000)
 
 
-def test_the_page_reconnects_after_a_restart(
-    page: Page, server_factory: Callable[..., RunningServer]
-) -> None:
-    server = server_factory()
+def test_the_page_reconnects_after_a_restart(page: Page, server: RunningServer) -> None:
     ui = MaestroPage(page, server.url).open()
     ui.create_project("Before the restart")
 
-    server.stop()
-    ui.expect_connection("reconnecting")
+    take_down(server, ui)
     server.start()
 
     ui.expect_connection("connected")
@@ -48,16 +49,14 @@ def test_the_page_reconnects_after_a_restart(
 
 
 def test_a_change_made_while_disconnected_is_replayed_on_reconnect(
-    page: Page, server_factory: Callable[..., RunningServer]
+    page: Page, server: RunningServer
 ) -> None:
-    server = server_factory()
     gate = SocketGate(page)
     ui = MaestroPage(page, server.url).open()
     project_id = ui.create_project("Replay")
     ui.create_task("Seen live")
 
-    server.stop()
-    ui.expect_connection("reconnecting")
+    take_down(server, ui)
     gate.closed = True  # the page may not reconnect until we say so
     server.start()
     with httpx.Client(base_url=server.url) as api:
@@ -74,15 +73,13 @@ def test_a_change_made_while_disconnected_is_replayed_on_reconnect(
 
 
 def test_a_replaced_store_makes_the_page_reload_everything(
-    page: Page, server_factory: Callable[..., RunningServer]
+    page: Page, server: RunningServer
 ) -> None:
-    server = server_factory()
     ui = MaestroPage(page, server.url).open()
     ui.create_project("Old store")
     ui.create_task("Old task")  # the page has seen more events than the new store will hold
 
-    server.stop()
-    ui.expect_connection("reconnecting")
+    take_down(server, ui)
     shutil.rmtree(server.data_dir)  # a new, empty store: its seq restarts below ours
     server.start()
     with httpx.Client(base_url=server.url) as api:
@@ -94,17 +91,15 @@ def test_a_replaced_store_makes_the_page_reload_everything(
 
 
 def test_a_replaced_store_that_caught_up_with_the_page_is_still_reloaded(
-    page: Page, server_factory: Callable[..., RunningServer]
+    page: Page, server: RunningServer
 ) -> None:
     """Same seq, other events: only the store id tells the page its state is stale."""
-    server = server_factory()
     gate = SocketGate(page)
     ui = MaestroPage(page, server.url).open()
     ui.create_project("Old store")
     ui.create_task("Old task")
 
-    server.stop()
-    ui.expect_connection("reconnecting")
+    take_down(server, ui)
     gate.closed = True
     shutil.rmtree(server.data_dir)
     server.start()

@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from playwright.sync_api import expect
 
+from tests.helpers import SAMPLE_USAGE, make_session, make_task
 from tests.ui.pages import MaestroPage, unique
-
-USAGE = {
-    "inputTokens": 1234,
-    "outputTokens": 567,
-    "cacheReadTokens": 8900,
-    "cacheWriteTokens": 120,
-    "costUsd": 0.0123,
-    "turns": 7,
-    "durationMs": 83_000,
-    "model": "claude-sonnet-4-5",
-}
-
-
-def session_on(api: httpx.Client, project_id: str, task_id: str, name: str) -> dict[str, Any]:
-    body = {"projectId": project_id, "taskIds": [task_id], "name": name}
-    created: dict[str, Any] = api.post("/api/sessions", json=body).json()
-    return created
 
 
 def test_a_session_shows_its_usage_as_soon_as_it_is_reported(
     ui: MaestroPage, api: httpx.Client
 ) -> None:
     project_id = ui.create_project(unique("Spent"))
-    task = api.post("/api/tasks", json={"projectId": project_id, "title": "Costly"}).json()
-    session = session_on(api, project_id, task["id"], "Worker")
+    task = make_task(api, project_id, title="Costly")
+    session = make_session(api, project_id, [task["id"]], name="Worker")
     view = ui.open_sessions()
     row = view.get_by_test_id("session-row").filter(has_text="Worker")
     expect(row.get_by_test_id("session-status")).to_have_text("Running")
     expect(row.get_by_test_id("session-usage")).to_have_count(0)
 
-    body = {"usage": USAGE, "agentSessionId": "5e6f-claude"}
+    body = {"usage": SAMPLE_USAGE, "agentSessionId": "5e6f-claude"}
     api.patch(f"/api/sessions/{session['id']}", json=body)
 
     expect(row.get_by_test_id("session-cost")).to_have_text("$0.0123")
@@ -55,17 +37,16 @@ def test_the_task_detail_rolls_up_its_child_tasks_sessions_live(
     ui: MaestroPage, api: httpx.Client
 ) -> None:
     project_id = ui.create_project(unique("Rollup"))
-    parent = api.post("/api/tasks", json={"projectId": project_id, "title": "Parent"}).json()
-    body = {"projectId": project_id, "title": "Child", "parentId": parent["id"]}
-    child = api.post("/api/tasks", json=body).json()
-    own = session_on(api, project_id, parent["id"], "On the parent")
-    api.patch(f"/api/sessions/{own['id']}", json={"usage": {**USAGE, "costUsd": 0.01}})
+    parent = make_task(api, project_id, title="Parent")
+    child = make_task(api, project_id, title="Child", parentId=parent["id"])
+    own = make_session(api, project_id, [parent["id"]], name="On the parent")
+    api.patch(f"/api/sessions/{own['id']}", json={"usage": {**SAMPLE_USAGE, "costUsd": 0.01}})
     detail = ui.open_task("Parent")
     usage = detail.get_by_test_id("detail-usage")
     expect(usage.get_by_test_id("detail-usage-cost")).to_have_text("$0.0100")
 
-    childs = session_on(api, project_id, child["id"], "On the child")
-    api.patch(f"/api/sessions/{childs['id']}", json={"usage": {**USAGE, "costUsd": 0.0023}})
+    childs = make_session(api, project_id, [child["id"]], name="On the child")
+    api.patch(f"/api/sessions/{childs['id']}", json={"usage": {**SAMPLE_USAGE, "costUsd": 0.0023}})
 
     expect(usage.get_by_test_id("detail-usage-cost")).to_have_text("$0.0123")
     expect(usage.get_by_test_id("detail-usage-scope")).to_have_text(
@@ -87,8 +68,8 @@ def test_the_project_header_totals_every_session(ui: MaestroPage, api: httpx.Cli
     header = ui.page.get_by_test_id("project-usage")
     expect(header).to_have_count(0)
     for title in ("One", "Two"):
-        task = api.post("/api/tasks", json={"projectId": project_id, "title": title}).json()
-        session = session_on(api, project_id, task["id"], title)
-        api.patch(f"/api/sessions/{session['id']}", json={"usage": USAGE})
+        task = make_task(api, project_id, title=title)
+        session = make_session(api, project_id, [task["id"]], name=title)
+        api.patch(f"/api/sessions/{session['id']}", json={"usage": SAMPLE_USAGE})
 
     expect(header).to_have_text("$0.0246 · 21.6K tokens")

@@ -44,6 +44,8 @@ class LaunchRequest:
     env: Mapping[str, str] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
     running_as_root: bool = field(default_factory=running_as_root)
+    resume: str | None = None
+    """The agent's own session id to continue (a follow-up), with its context."""
 
     @property
     def files_dir(self) -> Path:
@@ -76,6 +78,8 @@ def claude(request: LaunchRequest) -> AgentCommand:
     argv += ["--permission-mode", policy.mode, "--settings", str(settings)]
     if request.plugin_dir is not None:
         argv += ["--plugin-dir", str(request.plugin_dir)]
+    if request.resume:
+        argv += ["--resume", request.resume]
     return AgentCommand(
         argv,
         request.cwd,
@@ -90,6 +94,7 @@ def codex(request: LaunchRequest) -> AgentCommand:
     """Codex CLI, non-interactive. The policy's mode picks the sandbox: ``plan`` is
     read-only, ``bypassPermissions`` drops the sandbox, anything else may write in
     the working directory (with loopback network for ``maestro report``)."""
+    _cannot_resume("codex", request)
     argv = ["codex", "exec", "--json", "--skip-git-repo-check", "-c", "allow_login_shell=false"]
     if request.policy.mode == "plan":
         argv += ["--sandbox", "read-only"]
@@ -115,6 +120,7 @@ def custom(request: LaunchRequest) -> AgentCommand:
     """``MAESTRO_AGENT_COMMAND``, split like a shell would, then each placeholder
     ({prompt_file}, {model}, {session_id}, {cwd}, {role}) filled in per argument,
     so a value can never inject extra arguments or shell syntax."""
+    _cannot_resume("custom", request)
     template = request.env.get("MAESTRO_AGENT_COMMAND", "").strip()
     if not template:
         raise AgentError(
@@ -138,6 +144,15 @@ def custom(request: LaunchRequest) -> AgentCommand:
             code="AGENT_NOT_CONFIGURED",
         ) from None
     return AgentCommand(argv, request.cwd, dict(request.env))
+
+
+def _cannot_resume(agent: str, request: LaunchRequest) -> None:
+    if request.resume:
+        raise AgentError(
+            f"follow-ups resume the agent's earlier conversation, which Maestro does for "
+            f"Claude Code only; spawn a new {agent} session on the tasks instead",
+            code="CANNOT_RESUME",
+        )
 
 
 ADAPTERS: dict[str, Callable[[LaunchRequest], AgentCommand]] = {

@@ -43,11 +43,13 @@ from maestro.agents.context import SessionEnv, current_session_id
 from maestro.agents.errors import AgentError
 from maestro.agents.permissions import matching_rule
 from maestro.agents.plugin import write_plugin
+from maestro.agents.prompt import build_follow_up
 from maestro.agents.transcript import AgentOutcome, reader_for
 from maestro.client import ClientError, MaestroClient
 from maestro.config import maestro_home
 from maestro.domain import session_events as se
 from maestro.domain.models import FINISHED_SESSION_STATUSES as FINISHED
+from maestro.domain.models import Session
 
 DENIAL_INPUT_PREVIEW = 500
 RESULT_TEXT_LIMIT = 2000
@@ -63,6 +65,22 @@ def _mark_failed(client: MaestroClient, session_id: str, event: str, data: dict[
         print(
             f"maestro: could not mark session {session_id} failed: {error.message}", file=sys.stderr
         )
+
+
+def _resumed_agent_session(client: MaestroClient, session: Session) -> str | None:
+    """For a follow-up (``metadata.followUpOf``), the agent's own session id that
+    the earlier Maestro session recorded, which the agent resumes."""
+    earlier_id = session.metadata.get("followUpOf")
+    if not earlier_id:
+        return None
+    earlier = client.get_session(str(earlier_id))
+    if not earlier.agent_session_id:
+        raise AgentError(
+            f"session {earlier.id} recorded no agent session to resume (its agent never "
+            "started, or is not one Maestro can resume); spawn a new session instead",
+            code="CANNOT_RESUME",
+        )
+    return earlier.agent_session_id
 
 
 def session_files(session_id: str, env: Mapping[str, str]) -> Path:
@@ -111,13 +129,21 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
             f"maestro: warning: skill {name!r} is not installed; continuing without it",
             file=sys.stderr,
         )
-    files = session_files(context.session_id, env)
-    brief_path = files / "brief.md"
-    brief_path.write_text(world.brief, encoding="utf-8")
     metadata = session.metadata
     agent = metadata.get("agent") or "claude"
+    files = session_files(context.session_id, env)
+    brief_path = files / "brief.md"
     cwd = working_dir(world.project)
     try:
+        resume = _resumed_agent_session(client, session)
+        brief_path.write_text(
+            world.brief
+            if resume is None
+            else build_follow_up(
+                session.id, metadata["followUpOf"], str(metadata.get("followUpPrompt") or "")
+            ),
+            encoding="utf-8",
+        )
         command = agent_command(
             agent,
             LaunchRequest(
@@ -133,6 +159,7 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
                 else None,
                 env=agent_env(env, files),
                 policy=world.policy,
+                resume=resume,
             ),
         )
     except (AgentError, ClientError) as error:

@@ -3,8 +3,10 @@
 It carries the session's skills (``skills/<name>/SKILL.md``, as Claude Code
 loads them) and hooks that report back without the agent doing anything: the
 start and end of the Claude session become session events (the start also
-records Claude's own session id), and every Write/Edit/NotebookEdit is recorded
-as a ``file_modified`` session event. Hooks never change the session's status:
+records Claude's own session id), every Write/Edit/NotebookEdit is recorded
+as a ``file_modified`` session event, and a tool call the policy does not allow
+is put to a person as an approval (``agents.approval``), the agent waiting for
+the decision. Hooks never change the session's status:
 ``worker init`` owns it, deciding from the agent's exit and its final result.
 
 ``claude plugin validate --strict`` accepts the folder (a test checks it).
@@ -20,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from maestro import __version__
+from maestro.agents.approval import MAX_WAIT_SECONDS
 from maestro.skills import Skill
 
 
@@ -32,19 +35,23 @@ HOOK_TIMEOUT_SECONDS = 30
 """A hook is one short HTTP call; if the server is away, the agent goes on."""
 
 FILE_TOOLS = "Write|Edit|NotebookEdit"
+APPROVAL_SLACK_SECONDS = 300
 
 
 def hooks_config() -> dict[str, object]:
-    def run(event: str) -> list[dict[str, object]]:
-        return [
-            {"type": "command", "command": hook_command(event), "timeout": HOOK_TIMEOUT_SECONDS}
-        ]
+    def run(event: str, timeout: float = HOOK_TIMEOUT_SECONDS) -> list[dict[str, object]]:
+        return [{"type": "command", "command": hook_command(event), "timeout": int(timeout)}]
 
     return {
         "hooks": {
             "SessionStart": [{"hooks": run("session-start")}],
             "SessionEnd": [{"hooks": run("session-end")}],
             "PostToolUse": [{"matcher": FILE_TOOLS, "hooks": run("file-modified")}],
+            # The hook ends itself when the approval's deadline has passed; Claude
+            # Code's own timeout (a denial) is only the backstop.
+            "PermissionRequest": [
+                {"hooks": run("permission-request", MAX_WAIT_SECONDS + APPROVAL_SLACK_SECONDS)}
+            ],
         }
     }
 

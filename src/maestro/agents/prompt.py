@@ -116,3 +116,23 @@ def build_brief(context: BriefContext) -> str:
     if context.missing_skills:
         parts += ["", f"(Skills requested but not installed: {', '.join(context.missing_skills)})"]
     return "\n".join(parts) + "\n"
+
+
+def build_follow_up(session_id: str, earlier_session_id: str, prompt: str) -> str:
+    """What a follow-up session's agent is told: it resumes its earlier
+    conversation (brief, work and all), so only what is new: the person's prompt,
+    and that its reports now belong to a new Maestro session."""
+    return "\n".join(
+        [
+            f"# Follow-up (Maestro session {session_id})",
+            "",
+            f"This continues your work in Maestro session {earlier_session_id}, which has "
+            f"ended. You are now Maestro session {session_id}: report progress and "
+            "completion with `maestro report` as before; the same tasks are yours.",
+            "",
+            "## What the person asks now",
+            "",
+            prompt.strip(),
+            "",
+        ]
+    )

@@ -185,15 +185,21 @@ def _count(value: Any) -> int:
 def claude_usage(result: dict[str, Any]) -> dict[str, Any]:
     """The session's usage from Claude Code's ``result`` object.
 
-    Tokens come from ``usage`` (this invocation's). The cost is
-    ``total_cost_usd``, Claude Code's own list-price estimate; it is cumulative for
-    a resumed Claude session, so a resume must subtract what earlier sessions
-    already recorded (``modelUsage`` is cumulative the same way).
+    Tokens come from ``usage`` (this invocation's). The cost is Claude Code's own
+    list-price estimate: ``total_cost_usd`` and ``modelUsage`` are cumulative over
+    a resumed Claude session, so a follow-up (``--resume``) would count its
+    predecessors' cost again; stream-json's ``model_usage_since_last_result``
+    is this invocation's alone, and wins when present.
     """
     usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
     assert isinstance(usage, dict)
     cost = result.get("total_cost_usd")
     models = result.get("modelUsage")
+    this_invocation = result.get("model_usage_since_last_result")
+    if isinstance(this_invocation, dict) and this_invocation:
+        models = this_invocation
+        costs = [(m or {}).get("costUSD") for m in this_invocation.values()]
+        cost = sum(c for c in costs if isinstance(c, int | float) and c >= 0)
     model = None
     if isinstance(models, dict) and models:
         # The model that did the most output is the session's main model; the

@@ -1,7 +1,9 @@
 """``maestro hook EVENT``: what the Claude Code plugin's hooks call (SessionStart,
-SessionEnd, and PostToolUse on every file the agent writes).
+SessionEnd, PostToolUse on every file the agent writes, and PermissionRequest
+for each tool call that needs a person's approval).
 
-It never fails the agent: problems are printed to stderr and the exit code is 0.
+It never fails the agent: problems are printed to stderr and the exit code is 0
+(a permission request that goes wrong is answered with a deny saying why).
 One of the agent commands (``agent_commands``), so it starts fast: it runs after
 every edit the agent makes.
 """
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from maestro.agents import approval
 from maestro.agents.context import current_session_id
 from maestro.client import ClientError, MaestroClient, api_path
 from maestro.domain import session_events as se
@@ -73,9 +76,14 @@ HOOKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+PERMISSION_REQUEST = "permission-request"
+"""Files an approval and waits for its decision (``agents.approval``); prints
+Claude Code's answer on stdout."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``maestro hook EVENT`` (the hook's JSON on stdin)."""
-    parser.add_argument("event", metavar="EVENT", help=" | ".join(HOOKS))
+    parser.add_argument("event", metavar="EVENT", help=" | ".join([*HOOKS, PERMISSION_REQUEST]))
     parser.set_defaults(run=hook)
 
 
@@ -83,7 +91,7 @@ def hook(args: argparse.Namespace) -> None:
     """Send the hook's event to the session this process runs in, if any."""
     event: str = args.event
     session_id = current_session_id(os.environ)
-    if event not in HOOKS or session_id is None:
+    if (event not in HOOKS and event != PERMISSION_REQUEST) or session_id is None:
         print(
             f"maestro hook: nothing to do for {event!r} outside a Maestro session", file=sys.stderr
         )
@@ -94,6 +102,10 @@ def hook(args: argparse.Namespace) -> None:
         data = {}
     if not isinstance(data, dict):
         data = {}
+    if event == PERMISSION_REQUEST:
+        with MaestroClient(timeout=approval.HTTP_TIMEOUT) as client:
+            print(json.dumps(approval.ask(client, session_id, data)))
+        return
     try:
         with MaestroClient(timeout=HOOK_HTTP_TIMEOUT) as client:
             client.patch(api_path("sessions", session_id), HOOKS[event](data))

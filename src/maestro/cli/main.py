@@ -9,6 +9,7 @@ import typer
 from maestro.cli import (
     agent_commands,
     agent_init,
+    approvals,
     data,
     output,
     projects,
@@ -31,6 +32,7 @@ app.add_typer(projects.app, name="project")
 app.add_typer(tasks.app, name="task")
 app.add_typer(subtasks.app, name="subtask")
 app.add_typer(sessions.app, name="session")
+app.add_typer(approvals.app, name="approval")
 app.add_typer(skills.app, name="skill")
 app.add_typer(agent_init.worker, name="worker")
 app.add_typer(agent_init.orchestrator, name="orchestrator")

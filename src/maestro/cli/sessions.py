@@ -1,4 +1,4 @@
-"""``maestro session list|show|create|update|delete|add-task|remove-task|spawn|wait``"""
+"""``maestro session list|show|create|update|delete|add-task|remove-task|spawn|follow-up|wait``"""
 
 from __future__ import annotations
 
@@ -272,6 +272,48 @@ def spawn(
             lambda r: say(
                 f"spawned session {result.session_id} ({role}, {agent}) for "
                 f"{', '.join(tasks)}; a runner (`maestro runner`) opens its terminal"
+            ),
+        )
+
+
+@app.command("follow-up")
+def follow_up(
+    session_id: SessionArg,
+    prompt: Annotated[str, typer.Argument(help="What to ask the agent now")],
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """Continue a finished session: a new session on the same tasks whose agent
+    resumes the earlier conversation (Claude Code's --resume) and gets PROMPT.
+
+    The new session records the earlier one as metadata.followUpOf; a runner
+    opens it like any spawn. With --json, data is {"sessionId", "session"}.
+    Exit 5 when the server refuses it.
+    """
+    with command(json, server) as cmd:
+        earlier = cmd.client.get_session(session_id)
+        meta = earlier.metadata
+        body = {
+            "projectId": earlier.project_id,
+            "taskIds": list(earlier.task_ids),
+            "skills": meta.get("skills") or [DEFAULT_SKILL],
+            "role": meta.get("role") or "worker",
+            "agent": meta.get("agent") or "claude",
+            "model": meta.get("model"),
+            "followUpOf": earlier.id,
+            "followUpPrompt": prompt,
+            "spawnSource": "cli",
+            "spawnedBy": current_session_id(os.environ),
+        }
+        try:
+            result = cmd.client.spawn({k: v for k, v in body.items() if v is not None})
+        except ApiError as error:
+            raise _spawn_failed(error) from error
+        cmd.done(
+            {"sessionId": result.session_id, "session": result.session},
+            lambda _: say(
+                f"spawned follow-up session {result.session_id} of {earlier.id}; "
+                "a runner (`maestro runner`) opens its terminal"
             ),
         )
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from maestro.client.http import ClientError, HttpClient, api_path, raise_for_error
 
 if TYPE_CHECKING:
-    from maestro.domain.models import Project, Session, Subtask, Task
+    from maestro.domain.models import Approval, Project, Session, Subtask, Task
     from maestro.domain.responses import Deleted, Health, ProjectUsage, Spawned, TaskUsage
 
 T = TypeVar("T")
@@ -235,3 +235,37 @@ class MaestroClient(HttpClient):
         from maestro.domain.responses import Spawned
 
         return self.call(Spawned, "POST", api_path("sessions", "spawn"), body)
+
+    # -- approvals ---------------------------------------------------------------
+
+    def file_approval(self, session_id: str, body: Body) -> Approval:
+        from maestro.domain.models import Approval
+
+        return self.call(Approval, "POST", api_path("sessions", session_id, "approvals"), body)
+
+    def list_approvals(
+        self,
+        project_id: str | None = None,
+        session_id: str | None = None,
+        status: str | None = None,
+    ) -> list[Approval]:
+        """Oldest first."""
+        from maestro.domain.models import Approval
+
+        params = {"projectId": project_id, "sessionId": session_id, "status": status}
+        return self.call(list[Approval], "GET", api_path("approvals"), params=params)
+
+    def get_approval(self, approval_id: str, wait: float | None = None) -> Approval:
+        """With ``wait``, the server holds the answer until the approval is decided
+        or ``wait`` seconds (at most 60) have passed."""
+        from maestro.domain.models import Approval
+
+        params = {"wait": wait} if wait else None
+        return self.call(Approval, "GET", api_path("approvals", approval_id), params=params)
+
+    def decide_approval(self, approval_id: str, body: Body) -> Approval:
+        """``{decision: "allow"|"deny", message?, remember?, decidedBy?}``"""
+        from maestro.domain.models import Approval
+
+        path = api_path("approvals", approval_id, "decision")
+        return self.call(Approval, "POST", path, body)

@@ -52,6 +52,10 @@ class SkillNotFound(NotFound):
     code = "SKILL_NOT_FOUND"
 
 
+class ApprovalNotFound(NotFound):
+    code = "APPROVAL_NOT_FOUND"
+
+
 class ProjectHasDependencies(MaestroError):
     code = "PROJECT_HAS_DEPENDENCIES"
     status = 400
@@ -64,6 +68,27 @@ class TaskHasChildren(MaestroError):
 
 class SessionExists(MaestroError):
     code = "SESSION_EXISTS"
+    status = 409
+
+
+class SessionFinished(MaestroError):
+    """The session has ended: nothing can be asked for it any more."""
+
+    code = "SESSION_FINISHED"
+    status = 409
+
+
+class SessionNotFinished(MaestroError):
+    """The session is still spawning or running (a follow-up needs it ended)."""
+
+    code = "SESSION_NOT_FINISHED"
+    status = 409
+
+
+class ApprovalDecided(MaestroError):
+    """The approval is no longer pending (decided, or expired)."""
+
+    code = "APPROVAL_DECIDED"
     status = 409
 
 

@@ -31,7 +31,13 @@ SESSION_SPAWN_REQUEST = "session:spawn_request"
 SUBTASK_CREATED = "subtask:created"
 SUBTASK_UPDATED = "subtask:updated"
 SUBTASK_DELETED = "subtask:deleted"
+APPROVAL_CREATED = "approval:created"
+APPROVAL_DECIDED = "approval:decided"
+# Outside the global order: sent only to clients watching the session (``?sessionId=``),
+# without ``seq``, never stored or replayed (``domain.activity``).
+SESSION_ACTIVITY = "session:activity"
 
+# The events of the global order (every one has a ``seq``).
 ALL_EVENTS = (
     PROJECT_CREATED,
     PROJECT_UPDATED,
@@ -50,6 +56,8 @@ ALL_EVENTS = (
     SUBTASK_CREATED,
     SUBTASK_UPDATED,
     SUBTASK_DELETED,
+    APPROVAL_CREATED,
+    APPROVAL_DECIDED,
 )
 
 

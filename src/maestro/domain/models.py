@@ -20,10 +20,16 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from maestro.domain.vocabulary import (
+    APPROVAL_DECISIONS,
+    APPROVAL_STATUSES,
     FINISHED_SESSION_STATUSES,
+    SESSION_ATTENTION,
     SESSION_STATUSES,
     SPAWN_ROLES,
     TASK_STATUSES,
+    ApprovalDecision,
+    ApprovalStatus,
+    SessionAttention,
     SessionStatus,
     SpawnRole,
     SpawnSource,
@@ -33,10 +39,16 @@ from maestro.domain.vocabulary import (
 )
 
 __all__ = [  # the vocabulary, re-exported where the entities are
+    "APPROVAL_DECISIONS",
+    "APPROVAL_STATUSES",
     "FINISHED_SESSION_STATUSES",
+    "SESSION_ATTENTION",
     "SESSION_STATUSES",
     "SPAWN_ROLES",
     "TASK_STATUSES",
+    "ApprovalDecision",
+    "ApprovalStatus",
+    "SessionAttention",
     "SessionStatus",
     "SpawnRole",
     "SpawnSource",
@@ -215,6 +227,30 @@ class Session(Entity, kw_only=True, frozen=True):
     platform: str = ""
     usage: Usage | None = None
     agent_session_id: AgentSessionId | None = None
+    # Why the session needs a person now, kept by the service (docs/api.md, "Attention").
+    attention: SessionAttention | None = None
 
 
-StoredEntity = Project | Task | Session
+class Approval(Entity, kw_only=True, frozen=True):
+    """A tool call an agent may not make unasked, put to a person: filed by the
+    agent's side for a session, decided over the API (``allow``/``deny``), or
+    expired by the server (``expiresAt``), which denies it. Decided once."""
+
+    project_id: str
+    session_id: str
+    task_ids: tuple[str, ...] = ()  # the session's tasks when it was filed
+    tool: str
+    input: Any = None  # the tool's input, as the agent gave it
+    reason: str | None = None
+    # Claude Code's permission_suggestions, kept as sent, for "remember".
+    suggestions: tuple[Any, ...] | None = None
+    status: ApprovalStatus = "pending"
+    decision: ApprovalDecision | None = None
+    message: str | None = None
+    created_at: int = 0
+    decided_at: int | None = None
+    decided_by: str | None = None
+    expires_at: int = 0
+
+
+StoredEntity = Project | Task | Session | Approval

@@ -11,7 +11,7 @@ import ast
 import functools
 import re
 import typing
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -22,6 +22,7 @@ from maestro.domain.models import (
     AGENT_SESSION_ID_PATTERN,
     PERMISSION_RULE_PATTERN,
     AgentSessionId,
+    ApprovalDecision,
     PermissionPolicy,
     SessionStatus,
     SpawnRole,
@@ -157,9 +158,36 @@ class SessionPatch(_Body):
     # The agent's final result: usage replaces the whole object, null clears it.
     usage: Usage | UnsetType | None = UNSET
     agent_session_id: AgentSessionId | UnsetType | None = UNSET
+    # Only the agent's side says it waits for input; the other reasons are the
+    # server's (docs/api.md, "Attention"). null withdraws "input".
+    attention: Literal["input"] | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         _check_depth(self.metadata, "metadata")
+
+
+APPROVAL_INPUT_LIMIT = 64 * 1024
+"""Bytes of JSON an approval's ``input`` (and ``suggestions``) may take."""
+ToolName = Annotated[str, msgspec.Meta(max_length=200)]
+DecidedBy = Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class ApprovalCreate(_Body, kw_only=True):
+    tool: ToolName
+    input: Any
+    reason: str | None = None
+    suggestions: list[Any] | None = None
+
+    def __post_init__(self) -> None:
+        _check_depth(self.input, "input")
+        _check_depth(self.suggestions, "suggestions")
+
+
+class ApprovalDecide(_Body, kw_only=True):
+    decision: ApprovalDecision
+    message: str | None = None
+    remember: bool = False
+    decided_by: DecidedBy | None = None
 
 
 class SpawnRequest(_Body):
@@ -176,9 +204,18 @@ class SpawnRequest(_Body):
     spawned_by: str | None = None
     spawn_reason: str | None = None
     context: dict[str, Any] = msgspec.field(default_factory=dict)
+    # A follow-up: the finished session whose agent conversation this one resumes,
+    # and what to ask it now (both, or neither).
+    follow_up_of: Id | None = None
+    follow_up_prompt: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)] | None = None
 
     def __post_init__(self) -> None:
         _check_depth(self.context, "context")
+        if (self.follow_up_of is None) != (self.follow_up_prompt is None):
+            raise ValueError(
+                "followUpOf and followUpPrompt go together: a follow-up names the earlier "
+                "session and what to ask its agent now"
+            )
 
 
 B = TypeVar("B", bound=msgspec.Struct)

@@ -1,4 +1,4 @@
-"""The words of the domain, once: statuses, priorities, roles, sources.
+"""The words of the domain, once: statuses, priorities, roles, sources, decisions.
 
 Each is a ``Literal`` (what the Structs and the OpenAPI document use) and a tuple
 derived from it (what code iterates and checks against), so adding a word is one
@@ -24,6 +24,11 @@ TimelineEventType = Literal[
 ]
 SpawnRole = Literal["worker", "orchestrator"]
 SpawnSource = Literal["manual", "orchestrator", "ui", "cli", "api"]
+ApprovalStatus = Literal["pending", "allowed", "denied", "expired"]
+ApprovalDecision = Literal["allow", "deny"]
+SessionAttention = Literal["approval", "input", "failed"]
+"""Why a session needs a person: an approval waits, the agent waits for input,
+or it failed (``null`` when nothing does)."""
 
 TASK_STATUSES: tuple[TaskStatus, ...] = get_args(TaskStatus)
 SESSION_STATUSES: tuple[SessionStatus, ...] = get_args(SessionStatus)
@@ -32,3 +37,6 @@ FINISHED_SESSION_STATUSES: frozenset[SessionStatus] = frozenset({"completed", "f
 TASK_PRIORITIES: tuple[TaskPriority, ...] = get_args(TaskPriority)
 TIMELINE_EVENT_TYPES: tuple[TimelineEventType, ...] = get_args(TimelineEventType)
 SPAWN_ROLES: tuple[SpawnRole, ...] = get_args(SpawnRole)
+APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
+APPROVAL_DECISIONS: tuple[ApprovalDecision, ...] = get_args(ApprovalDecision)
+SESSION_ATTENTION: tuple[SessionAttention, ...] = get_args(SessionAttention)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -21,13 +23,15 @@ from maestro.domain.errors import MaestroError
 from maestro.server.endpoint import Endpoint
 from maestro.server.errors import on_http_error, on_maestro_error, on_unexpected_error
 from maestro.server.hub import EventHub
+from maestro.server.notify import Notifier
 from maestro.server.openapi import build_openapi
-from maestro.server.routes import meta, projects, sessions, skills, subtasks, tasks
+from maestro.server.routes import approvals, meta, projects, sessions, skills, subtasks, tasks
 from maestro.server.routing import EndpointRouter
 from maestro.server.security import BrowserGuard, TokenGuard
+from maestro.server.stopping import StopSignals
 from maestro.server.uvicorn_ws import KeepServerSend
 from maestro.server.ws import websocket_endpoint
-from maestro.service import Workspace
+from maestro.service import ApprovalInbox, Workspace
 from maestro.store import open_store
 from maestro.store.base import Store
 
@@ -41,6 +45,7 @@ ENDPOINTS: list[Endpoint] = [
     *tasks.ENDPOINTS,
     *subtasks.ENDPOINTS,
     *sessions.ENDPOINTS,
+    *approvals.ENDPOINTS,
     *skills.ENDPOINTS,
 ]
 
@@ -99,20 +104,39 @@ def build_routes(endpoints: Iterable[Endpoint]) -> list[BaseRoute]:
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
-    """Build the server. The store is opened when the app starts (lifespan)."""
+    """Build the server. The store is opened when the app starts (lifespan), and the
+    approvals' expiry sweep (and the webhook's sender, with ``MAESTRO_NOTIFY_URL``)
+    runs while it does."""
     store = store if store is not None else open_store(settings)
     hub = EventHub(settings.retained_events, settings.ws_queue_limit, debug=settings.debug)
+    inbox = ApprovalInbox(store, settings.approval_timeout)
+    # Requests waiting for a decision answer at once when a stop is asked for,
+    # rather than holding the server's graceful stop (server.stopping).
+    stop_signals = StopSignals(inbox.watch.close)
+    notifier = Notifier(settings.notify_url) if settings.notify_url else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         hub.load(store.recent_events(), store.store_id)
         store.subscribe(hub.publish)
+        store.subscribe(inbox.watch.on_events)
+        background = [asyncio.create_task(inbox.expire_forever(), name="maestro-approval-expiry")]
+        if notifier is not None:
+            store.subscribe(notifier.listener)
+            background.append(asyncio.create_task(notifier.run(), name="maestro-notify"))
         counts = await store.counts()
         log.info("store %s ready: %s", store.kind, counts)
+        stop_signals.install()
         try:
             yield
         finally:
+            stop_signals.uninstall()
+            inbox.watch.close()
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await store.close()
 
     middleware = [
@@ -141,6 +165,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     app.state.settings = settings
     app.state.hub = hub
     app.state.workspace = Workspace(store, settings.server_url, settings.max_active_sessions)
+    app.state.approvals = inbox
     app.state.started = time.monotonic()
     app.state.openapi = build_openapi(ENDPOINTS)
     return app

@@ -17,7 +17,7 @@ from maestro.domain.errors import (
 )
 from maestro.domain.ids import check_id
 from maestro.domain.requests import decode_body
-from maestro.service import Workspace
+from maestro.service import ApprovalInbox, Workspace
 
 B = TypeVar("B", bound=msgspec.Struct)
 
@@ -59,6 +59,11 @@ def deleted(entity_id: str) -> Response:
 def workspace(request: Request) -> Workspace:
     service: Workspace = request.app.state.workspace
     return service
+
+
+def approvals(request: Request) -> ApprovalInbox:
+    inbox: ApprovalInbox = request.app.state.approvals
+    return inbox
 
 
 def is_json(content_type: str) -> bool:

@@ -18,6 +18,13 @@ neither slow the others nor grow the server's memory. The hub keeps the last
 events so a client reconnecting with ``?since=N`` misses nothing; registration
 and replay happen in one step with no await, so no event can fall between them.
 
+A client may also watch one session (``?sessionId=``): it then gets that
+session's activity frames (``publish_activity``) among its events, by the same
+two ways. They are outside the global order, and a client behind takes only what
+half its room allows: past that, activity frames are skipped for it (the entries
+stay readable over REST), so a flood of activity can neither drop a client nor
+fill its queue.
+
 Nothing here knows about ASGI or a server: ``tests/server/test_ws_hub.py`` drives
 it with a fake transport.
 """
@@ -70,7 +77,16 @@ class Subscriber:
     """One connected client: its filter, its replay backlog, its bounded queue, and
     (once in direct mode) the transport the hub writes its frames to."""
 
-    __slots__ = ("backlog", "direct", "dropped", "project_id", "queue", "transport")
+    __slots__ = (
+        "activity_skipped",
+        "backlog",
+        "direct",
+        "dropped",
+        "project_id",
+        "queue",
+        "session_id",
+        "transport",
+    )
 
     def __init__(
         self,
@@ -78,8 +94,11 @@ class Subscriber:
         limit: int,
         backlog: list[str],
         transport: DirectTransport | None = None,
+        session_id: str | None = None,
     ) -> None:
         self.project_id = project_id
+        self.session_id = session_id
+        self.activity_skipped = 0
         self.backlog = backlog
         # One slot more than the limit, kept for the close marker.
         self.queue: asyncio.Queue[object] = asyncio.Queue(limit + 1)
@@ -98,6 +117,8 @@ class EventHub:
         # Direct mode's counterpart of the queue limit: unsent bytes in the transport.
         self.buffer_limit = queue_limit * 1024
         self.subscribers: set[Subscriber] = set()
+        # Clients by the session whose activity they watch.
+        self.watchers: dict[str, set[Subscriber]] = {}
         self.debug = debug
         self.dropped = 0
         self.last_seq = 0
@@ -150,10 +171,52 @@ class EventHub:
         else:
             transport.write(wire)
 
+    def watching(self, session_id: str) -> bool:
+        """Whether any client watches the session's activity (else a frame for it
+        need not even be encoded)."""
+        return session_id in self.watchers
+
+    def publish_activity(self, session_id: str, frame: str) -> None:
+        """Send a ``session:activity`` frame to the clients watching the session.
+
+        It has no ``seq`` and is not retained. A client that is behind (more than
+        half its queue, or half its direct-mode bytes, still waiting) skips it
+        rather than being dropped for it.
+        """
+        watchers = self.watchers.get(session_id)
+        if not watchers:
+            return
+        wire: bytes | None = None
+        for subscriber in list(watchers):
+            if subscriber.direct:
+                transport = subscriber.transport
+                assert transport is not None
+                if transport.is_closing():
+                    continue
+                if transport.get_write_buffer_size() > self.buffer_limit // 2:
+                    subscriber.activity_skipped += 1
+                    continue
+                wire = wire or text_frame(frame)
+                transport.write(wire)
+            elif subscriber.queue.qsize() >= self.queue_limit // 2:
+                subscriber.activity_skipped += 1
+            else:
+                subscriber.queue.put_nowait(frame)
+
+    def _forget(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+        if subscriber.session_id is None:
+            return
+        watchers = self.watchers.get(subscriber.session_id)
+        if watchers is not None:
+            watchers.discard(subscriber)
+            if not watchers:
+                del self.watchers[subscriber.session_id]
+
     def drop(self, subscriber: Subscriber) -> None:
         """Forget a client that fell too far behind and free what it had queued;
         it is closed with 1013 and can catch up by reconnecting with ``?since=``."""
-        self.subscribers.discard(subscriber)
+        self._forget(subscriber)
         self.dropped += 1
         subscriber.direct = False
         while not subscriber.queue.empty():
@@ -167,16 +230,20 @@ class EventHub:
         project_id: str | None,
         transport: DirectTransport | None = None,
         store_id: str | None = None,
+        session_id: str | None = None,
     ) -> Subscriber:
         """``store_id``: the stream the client's ``since`` counts in; another
-        stream's numbers say nothing about what the client has missed."""
+        stream's numbers say nothing about what the client has missed.
+        ``session_id``: the session whose activity frames the client also gets."""
         backlog: list[str] = []
         if store_id is not None and store_id != self.store_id:
             backlog = [self._resync_frame()]
         elif since is not None:
             backlog = self._replay(since, project_id)
-        subscriber = Subscriber(project_id, self.queue_limit, backlog, transport)
+        subscriber = Subscriber(project_id, self.queue_limit, backlog, transport, session_id)
         self.subscribers.add(subscriber)
+        if session_id is not None:
+            self.watchers.setdefault(session_id, set()).add(subscriber)
         return subscriber
 
     def _replay(self, since: int, project_id: str | None) -> list[str]:
@@ -210,7 +277,7 @@ class EventHub:
         ).decode()
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self.subscribers.discard(subscriber)
+        self._forget(subscriber)
 
     def pong(self, subscriber: Subscriber) -> None:
         self._offer(subscriber, PONG)

@@ -20,7 +20,7 @@ _ERROR_TEXT = {
     401: "Missing or wrong token",
     403: "Refused host or origin",
     404: "Not found",
-    409: "Already exists",
+    409: "Conflicts with the stored state (SESSION_EXISTS, SESSION_FINISHED, APPROVAL_DECIDED)",
     413: "Body too large",
     415: "Body is not application/json",
     429: "Too many active sessions in the project (TOO_MANY_SESSIONS)",

@@ -1,5 +1,6 @@
 """``/ws``: the event stream's endpoint. A client's handshake is checked, it is
-subscribed to the hub (``server.hub``) and served by two tasks: a sender that
+subscribed to the hub (``server.hub``), with the session whose activity it
+watches (``?sessionId=``) if it names one, and served by two tasks: a sender that
 writes its replay and queued frames with the ASGI ``send``, and a reader for its
 pings. A dropped client gets a 1013 close; one that never reads is cut off.
 """
@@ -101,11 +102,17 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if store_id is not None and not is_valid_id(store_id):
         await _refuse(websocket, ValidationFailed("storeId must be a valid id", "storeId"))
         return
+    session_id = websocket.query_params.get("sessionId") or None
+    if session_id is not None and not is_valid_id(session_id):
+        await _refuse(websocket, ValidationFailed("sessionId must be a valid id", "sessionId"))
+        return
     if len(hub.subscribers) >= websocket.app.state.settings.ws_max_clients:
         await _refuse(websocket, TooManyClients("too many WebSocket clients; try again later"))
         return
     await websocket.accept()
-    subscriber = hub.subscribe(since, project_id, direct_transport(websocket), store_id)
+    subscriber = hub.subscribe(
+        since, project_id, direct_transport(websocket), store_id, session_id=session_id
+    )
     sender = asyncio.create_task(send_frames(websocket, hub, subscriber))
     reader = asyncio.create_task(_read_all(websocket, hub, subscriber))
     dropped = asyncio.create_task(subscriber.dropped.wait())

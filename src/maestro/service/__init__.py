@@ -13,7 +13,9 @@ Invariants kept here:
   deletes leave no dangling ids (links, parents, dependencies);
 - task status stamps (``startedAt``, ``completedAt``) and a ``status_changed``
   timeline event on every task status change; session ``completedAt``;
-- every mutation moves ``updatedAt`` (sessions: ``lastActivity``) strictly forward.
+- every mutation moves ``updatedAt`` (sessions: ``lastActivity``) strictly forward;
+- an approval is decided once (allowed, denied, or expired by the server), and a
+  session's ``attention`` says whether it waits for one (``service.approvals``).
 
 Event order: the request's primary event first; then, for every task-session link
 made or broken, the pair ``session:task_*`` + ``task:session_*``, followed by
@@ -21,6 +23,7 @@ made or broken, the pair ``session:task_*`` + ``task:session_*``, followed by
 ``task:updated`` (unless the task was deleted by it).
 """
 
+from maestro.service.approvals import ApprovalInbox
 from maestro.service.workspace import Workspace
 
-__all__ = ["Workspace"]
+__all__ = ["ApprovalInbox", "Workspace"]

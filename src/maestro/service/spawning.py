@@ -45,6 +45,11 @@ def spawn_metadata(
         "spawnReason": body.spawn_reason,
         "context": body.context,
         **({"idempotencyKey": idempotency_key} if idempotency_key else {}),
+        **(
+            {"followUpOf": body.follow_up_of, "followUpPrompt": body.follow_up_prompt}
+            if body.follow_up_of
+            else {}
+        ),
     }
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 from msgspec.structs import replace
 
 from maestro.domain.clock import later_than
@@ -20,6 +20,7 @@ from maestro.domain.ids import new_id
 from maestro.domain.models import (
     FINISHED_SESSION_STATUSES,
     Session,
+    SessionAttention,
     SessionEvent,
     SessionStatus,
     Subtask,
@@ -101,6 +102,30 @@ def with_session_status(session: Session, status: SessionStatus, at: int) -> Ses
         return session
     finished = status in FINISHED_SESSION_STATUSES
     return replace(session, status=status, completed_at=at if finished else None)
+
+
+def with_attention(
+    session: Session,
+    pending_approvals: bool,
+    asked: SessionAttention | UnsetType | None = UNSET,
+) -> Session:
+    """The session with the ``attention`` its state calls for, first rule that holds:
+    a failed session is ``failed``; another finished one needs nothing (``None``);
+    one with a pending approval needs ``approval``; else what the agent's side
+    ``asked`` (``input`` or ``None``), if it asked now; else ``input`` stays until
+    withdrawn, and a reason that no longer holds goes."""
+    attention: SessionAttention | None
+    if session.status == "failed":
+        attention = "failed"
+    elif session.status in FINISHED_SESSION_STATUSES:
+        attention = None
+    elif pending_approvals:
+        attention = "approval"
+    elif not isinstance(asked, UnsetType):
+        attention = asked
+    else:
+        attention = "input" if session.attention == "input" else None
+    return session if attention == session.attention else replace(session, attention=attention)
 
 
 def patched_session(session: Session, body: SessionPatch, at: int) -> Session:

@@ -1,5 +1,7 @@
 """``Workspace``: projects, tasks, subtasks and sessions, and the rules between
-them, each mutation one store transaction (see the package's docstring)."""
+them, each mutation one store transaction (see the package's docstring).
+Approvals have their own module (``service.approvals``); a session's go with it
+here, and its ``attention`` is kept here when a PATCH touches it."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from maestro.domain.errors import (
     ProjectHasDependencies,
     ProjectNotFound,
     SessionExists,
+    SessionNotFinished,
     SessionNotFound,
     SpawnTaskNotFound,
     SubtaskNotFound,
@@ -49,6 +52,7 @@ from maestro.domain.requests import (
     TimelineAppend,
 )
 from maestro.domain.responses import ProjectUsage, TaskUsage
+from maestro.service.approvals import delete_approvals, has_pending_approvals
 from maestro.service.links import attach, attach_all, detach, emit_link
 from maestro.service.spawning import session_env, spawn_metadata, spawn_request
 from maestro.service.versions import (
@@ -63,11 +67,12 @@ from maestro.service.versions import (
     touched,
     unique,
     with_activity,
+    with_attention,
     with_task_status,
     with_timeline,
     without_dependencies,
 )
-from maestro.store.base import SessionQuery, Store, TaskQuery, Transaction
+from maestro.store.base import ApprovalQuery, SessionQuery, Store, TaskQuery, Transaction
 
 
 class Workspace:
@@ -186,6 +191,9 @@ class Workspace:
                     f"{len(sessions)} session(s); delete them first",
                     {"tasks": len(tasks), "sessions": len(sessions)},
                 )
+            # None should be left (they go with their sessions); if a damaged store
+            # kept some, they go with the project, like its sessions' would.
+            await delete_approvals(tx, ApprovalQuery(project_id=project.id))
             tx.delete(project)
             tx.emit(ev.PROJECT_DELETED, {"id": project.id}, project.id)
 
@@ -523,6 +531,7 @@ class Workspace:
                 hostname=body.hostname or socket.gethostname(),
                 platform=body.platform or sys.platform,
             )
+            session = with_attention(session, pending_approvals=False)
             session, tasks = attach_all(session, tasks, at)
             self._stage_new_session(tx, session, tasks, [])
         return session
@@ -532,6 +541,9 @@ class Workspace:
             session = await self._session(tx, session_id)
             at = self._now()
             session = patched_session(session, body, at)
+            if body.status is not UNSET or body.attention is not UNSET:
+                pending = await has_pending_approvals(tx, session)
+                session = with_attention(session, pending, body.attention)
             removed: list[Task] = []
             added: list[Task] = []
             if body.task_ids is not UNSET:
@@ -565,6 +577,9 @@ class Workspace:
             session = await self._session(tx, session_id)
             tx.delete(session)
             tx.emit(ev.SESSION_DELETED, {"id": session.id}, session.project_id)
+            # Its approvals go with it, without events of their own: session:deleted
+            # says it (docs/events.md).
+            await delete_approvals(tx, ApprovalQuery(session_id=session.id))
             at = self._now()
             for task_id in session.task_ids:
                 stored = await tx.get(Task, task_id)
@@ -605,6 +620,28 @@ class Workspace:
 
     # -- spawn --------------------------------------------------------------
 
+    async def _resumable(self, tx: Transaction, session_id: str, project_id: str) -> Session:
+        """The finished session of this project a follow-up resumes."""
+        earlier = await tx.get(Session, session_id)
+        if earlier is None:
+            raise SessionNotFound(f"session {session_id} not found (followUpOf)")
+        if earlier.project_id != project_id:
+            raise ValidationFailed(
+                f"followUpOf must be a session of project {project_id}", "followUpOf"
+            )
+        if earlier.status not in FINISHED_SESSION_STATUSES:
+            raise SessionNotFinished(
+                f"session {session_id} is still {earlier.status}; follow up once it has "
+                "completed or failed"
+            )
+        if not earlier.agent_session_id:
+            raise ValidationFailed(
+                f"session {session_id} recorded no agent session to resume (its agent never "
+                "started, or is not one Maestro can resume); spawn a new session instead",
+                "followUpOf",
+            )
+        return earlier
+
     async def spawn(self, body: SpawnRequest, idempotency_key: str | None = None) -> Session:
         """Create a ``spawning`` session for a runner to open (SPEC section 6).
 
@@ -636,6 +673,8 @@ class Workspace:
                 if task.project_id != project.id:
                     raise InvalidTaskIds(f"taskIds must be tasks of project {project.id}")
                 tasks.append(task)
+            if body.follow_up_of is not None:
+                await self._resumable(tx, body.follow_up_of, project.id)
             active = await tx.find_sessions(SessionQuery(project_id=project.id, active=True))
             if idempotency_key is not None:
                 for earlier in await tx.find_sessions(SessionQuery(project_id=project.id)):

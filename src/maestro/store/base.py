@@ -18,9 +18,9 @@ from msgspec import UNSET, UnsetType
 
 from maestro.domain.errors import StorageFull, StoreWriteFailed
 from maestro.domain.events import StoredEvent
-from maestro.domain.models import FINISHED_SESSION_STATUSES, Project, Session, Task
+from maestro.domain.models import FINISHED_SESSION_STATUSES, Approval, Project, Session, Task
 
-E = TypeVar("E", Project, Task, Session)
+E = TypeVar("E", Project, Task, Session, Approval)
 EventListener = Callable[[Sequence[StoredEvent]], None]
 
 
@@ -63,7 +63,26 @@ class SessionQuery:
         )
 
 
-def _created(entity: Project | Task | Session) -> tuple[int, str]:
+@dataclass(frozen=True, slots=True)
+class ApprovalQuery:
+    """Filters of ``GET /api/approvals``; ``expires_by`` (ms) keeps those whose
+    ``expiresAt`` is at or before it (what the expiry sweep asks for)."""
+
+    project_id: str | None = None
+    session_id: str | None = None
+    status: str | None = None
+    expires_by: int | None = None
+
+    def matches(self, approval: Approval) -> bool:
+        return (
+            (self.project_id is None or approval.project_id == self.project_id)
+            and (self.session_id is None or approval.session_id == self.session_id)
+            and (self.status is None or approval.status == self.status)
+            and (self.expires_by is None or approval.expires_at <= self.expires_by)
+        )
+
+
+def _created(entity: Project | Task | Session | Approval) -> tuple[int, str]:
     born = entity.started_at if isinstance(entity, Session) else entity.created_at
     return born, entity.id
 
@@ -105,13 +124,15 @@ class Reader(Protocol):
 
     async def find_sessions(self, query: SessionQuery) -> list[Session]: ...
 
+    async def find_approvals(self, query: ApprovalQuery) -> list[Approval]: ...
+
 
 class Transaction(Reader, Protocol):
     """Writes staged until commit; reads see them."""
 
-    def put(self, entity: Project | Task | Session) -> None: ...
+    def put(self, entity: Project | Task | Session | Approval) -> None: ...
 
-    def delete(self, entity: Project | Task | Session) -> None: ...
+    def delete(self, entity: Project | Task | Session | Approval) -> None: ...
 
     def emit(self, event_type: str, data: Any, project_id: str) -> None: ...
 

@@ -28,13 +28,13 @@ from typing import Literal
 
 import msgspec
 
-from maestro.domain.models import Project, Session, Task
+from maestro.domain.models import Approval, Project, Session, Task
 from maestro.store.files import fsync_fd, sync_directory, write_all
 
 log = logging.getLogger("maestro.store")
 
 SEGMENT_SUFFIX = ".jsonl"
-EntityKind = Literal["project", "task", "session"]
+EntityKind = Literal["project", "task", "session", "approval"]
 
 
 class EventLine(msgspec.Struct, rename="camel"):
@@ -60,6 +60,7 @@ class Entry(msgspec.Struct, omit_defaults=True):
     projects: list[Project] = []
     tasks: list[Task] = []
     sessions: list[Session] = []
+    approvals: list[Approval] = []
     removed: list[Removed] = []
 
 
@@ -71,6 +72,7 @@ class EncodedEntry(msgspec.Struct, omit_defaults=True):
     projects: list[msgspec.Raw] = []
     tasks: list[msgspec.Raw] = []
     sessions: list[msgspec.Raw] = []
+    approvals: list[msgspec.Raw] = []
     removed: list[Removed] = []
 
 

@@ -5,6 +5,7 @@ Layout under the data directory::
     projects/<projectId>.json
     tasks/<projectId>/<taskId>.json
     sessions/<sessionId>.json
+    approvals/<approvalId>.json
     events.jsonl            the retained tail of the event stream
     journal/<n>.jsonl       committed groups not yet in the files above
     store.json              the stream's identity (``store.identity``)
@@ -51,8 +52,9 @@ from maestro.domain.clock import now_ms
 from maestro.domain.encoding import encode
 from maestro.domain.errors import StorageFull, StoreWriteFailed
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
-from maestro.domain.models import Project, Session, Task
+from maestro.domain.models import Approval, Project, Session, Task
 from maestro.store.base import (
+    ApprovalQuery,
     E,
     EventListener,
     SessionQuery,
@@ -84,8 +86,17 @@ _KIND_NAMES: dict[type[AnyEntity], EntityKind] = {
     Project: "project",
     Task: "task",
     Session: "session",
+    Approval: "approval",
 }
 _KINDS_BY_NAME: dict[str, type[AnyEntity]] = {name: kind for kind, name in _KIND_NAMES.items()}
+
+# The entity folders under the data directory (tasks have one per project inside theirs).
+_FOLDERS: dict[type[AnyEntity], str] = {
+    Project: "projects",
+    Task: "tasks",
+    Session: "sessions",
+    Approval: "approvals",
+}
 
 # Checkpoints start at most this often (see ``_start_checkpoint``), and one that
 # failed (a full disk, say) is tried again after the longer wait.
@@ -173,6 +184,9 @@ class JsonTransaction:
 
     async def find_sessions(self, query: SessionQuery) -> list[Session]:
         return self._overlay(Session, self._memory.session_candidates(query), query.matches)
+
+    async def find_approvals(self, query: ApprovalQuery) -> list[Approval]:
+        return self._overlay(Approval, self._memory.approval_candidates(query), query.matches)
 
     def _overlay(self, kind: type[E], ids: Iterable[str], matches: Any) -> list[E]:
         table = self._memory.table(kind)
@@ -283,7 +297,7 @@ class JsonFileStore:
             if isinstance(entity, Task):
                 folder = self.root / "tasks" / entity.project_id
             else:
-                folder = self.root / ("projects" if isinstance(entity, Project) else "sessions")
+                folder = self.root / _FOLDERS[type(entity)]
             folder.mkdir(parents=True, exist_ok=True)
             self._folders[key] = folder
         return folder
@@ -292,7 +306,7 @@ class JsonFileStore:
 
     async def open(self) -> None:
         self._lock_fd = lock_data_dir(self.root)
-        for name in ("projects", "tasks", "sessions"):
+        for name in _FOLDERS.values():
             (self.root / name).mkdir(parents=True, exist_ok=True)
         load_entities(self.root, self._memory)
         # A stream that starts afresh (no event log and no journal) gets a new identity.
@@ -347,7 +361,12 @@ class JsonFileStore:
     def _apply(self, entry: Entry) -> None:
         """One replayed group: its versions into memory (and into the next
         checkpoint), its events into the tail (those not already in the file)."""
-        entities: list[AnyEntity] = [*entry.projects, *entry.tasks, *entry.sessions]
+        entities: list[AnyEntity] = [
+            *entry.projects,
+            *entry.tasks,
+            *entry.sessions,
+            *entry.approvals,
+        ]
         for entity in entities:
             self._memory.put(entity)
             self._dirty[_dirty_key(entity)] = (entity, self._encoder.encode(entity))
@@ -382,6 +401,11 @@ class JsonFileStore:
         sessions = self._memory.sessions
         found = [sessions[i] for i in self._memory.session_candidates(query) if i in sessions]
         return creation_order([s for s in found if query.matches(s)])
+
+    async def find_approvals(self, query: ApprovalQuery) -> list[Approval]:
+        approvals = self._memory.approvals
+        found = [approvals[i] for i in self._memory.approval_candidates(query) if i in approvals]
+        return creation_order([a for a in found if query.matches(a)])
 
     async def counts(self) -> dict[str, int]:
         memory = self._memory
@@ -446,6 +470,8 @@ class JsonFileStore:
                 entry.tasks.append(raw)
             elif isinstance(staged, Session):
                 entry.sessions.append(raw)
+            elif isinstance(staged, Approval):
+                entry.approvals.append(raw)
             else:
                 entry.projects.append(raw)
             changes.append((key, staged, data))

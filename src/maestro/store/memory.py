@@ -8,10 +8,10 @@ from typing import Any
 
 import msgspec
 
-from maestro.domain.models import Project, Session, Task
-from maestro.store.base import E, SessionQuery, TaskQuery
+from maestro.domain.models import Approval, Project, Session, Task
+from maestro.store.base import ApprovalQuery, E, SessionQuery, TaskQuery
 
-AnyEntity = Project | Task | Session
+AnyEntity = Project | Task | Session | Approval
 
 
 class Index:
@@ -48,10 +48,17 @@ class Memory:
         self.tasks_by_project_parent = Index()
         self.sessions_by_project = Index()
         self.sessions_by_status = Index()
+        self.approvals: dict[str, Approval] = {}
+        self.approvals_by_project = Index()
+        self.approvals_by_session = Index()
+        # The expiry sweep reads the pending bucket every second: it holds only
+        # what is waiting for a person, however many approvals were ever decided.
+        self.approvals_by_status = Index()
         self._tables: dict[type, Any] = {
             Project: self.projects,
             Task: self.tasks,
             Session: self.sessions,
+            Approval: self.approvals,
         }
 
     def table(self, kind: type[E]) -> dict[str, E]:
@@ -70,6 +77,11 @@ class Memory:
             self.sessions[entity.id] = entity
             self.sessions_by_project.add(entity.project_id, entity.id)
             self.sessions_by_status.add(entity.status, entity.id)
+        elif isinstance(entity, Approval):
+            self.approvals[entity.id] = entity
+            self.approvals_by_project.add(entity.project_id, entity.id)
+            self.approvals_by_session.add(entity.session_id, entity.id)
+            self.approvals_by_status.add(entity.status, entity.id)
         else:
             self.projects[entity.id] = entity
 
@@ -87,6 +99,12 @@ class Memory:
             if session is not None:
                 self.sessions_by_project.discard(session.project_id, entity_id)
                 self.sessions_by_status.discard(session.status, entity_id)
+        elif kind is Approval:
+            approval = self.approvals.pop(entity_id, None)
+            if approval is not None:
+                self.approvals_by_project.discard(approval.project_id, entity_id)
+                self.approvals_by_session.discard(approval.session_id, entity_id)
+                self.approvals_by_status.discard(approval.status, entity_id)
         else:
             self.projects.pop(entity_id, None)
 
@@ -127,4 +145,16 @@ class Memory:
             options.append(task.session_ids if task else ())
         if not options:
             return self.sessions
+        return min(options, key=lambda ids: len(ids))  # type: ignore[arg-type]
+
+    def approval_candidates(self, query: ApprovalQuery) -> Iterable[str]:
+        options: list[Iterable[str]] = []
+        if query.project_id is not None:
+            options.append(self.approvals_by_project.get(query.project_id))
+        if query.session_id is not None:
+            options.append(self.approvals_by_session.get(query.session_id))
+        if query.status is not None:
+            options.append(self.approvals_by_status.get(query.status))
+        if not options:
+            return self.approvals
         return min(options, key=lambda ids: len(ids))  # type: ignore[arg-type]

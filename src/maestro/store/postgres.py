@@ -1,6 +1,6 @@
 """The PostgreSQL store: several Maestro servers on one database (SPEC section 10).
 
-Tables (``migrations/0001_initial.sql``): ``projects``, ``tasks`` and ``sessions``
+Tables (``migrations/``): ``projects``, ``tasks``, ``sessions`` and ``approvals``
 hold each entity whole in ``doc`` (exactly the JSON the API returns) next to the
 columns the filtered lists search and sort on; ``events`` holds the global event
 stream. The schema is the connection's current schema, so one database can hold
@@ -35,9 +35,10 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from maestro.domain.clock import now_ms
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
-from maestro.domain.models import Project, Session, Task
+from maestro.domain.models import Approval, Project, Session, Task
 from maestro.domain.vocabulary import FINISHED_SESSION_STATUSES
 from maestro.store.base import (
+    ApprovalQuery,
     E,
     EventListener,
     SessionQuery,
@@ -51,7 +52,7 @@ from maestro.store.pg_fanout import Connection, EventFanOut
 
 log = logging.getLogger("maestro.store")
 
-AnyEntity = Project | Task | Session
+AnyEntity = Project | Task | Session | Approval
 
 
 # Advisory-lock "class" of the write lock; the key is the schema's hash.
@@ -60,11 +61,17 @@ CHANNEL_PREFIX = "maestro_events_"
 # Old events are deleted in one go each time ``seq`` passes a multiple of this.
 PRUNE_EVERY = 1000
 
-_TABLE: dict[type[AnyEntity], str] = {Project: "projects", Task: "tasks", Session: "sessions"}
+_TABLE: dict[type[AnyEntity], str] = {
+    Project: "projects",
+    Task: "tasks",
+    Session: "sessions",
+    Approval: "approvals",
+}
 _BORN: dict[type[AnyEntity], str] = {
     Project: "created_at",
     Task: "created_at",
     Session: "started_at",
+    Approval: "created_at",
 }
 _UPSERT: dict[type[AnyEntity], str] = {
     Project: (
@@ -85,6 +92,14 @@ _UPSERT: dict[type[AnyEntity], str] = {
         " ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id,"
         " status = excluded.status, started_at = excluded.started_at,"
         " task_ids = excluded.task_ids, doc = excluded.doc"
+    ),
+    Approval: (
+        "INSERT INTO approvals (id, project_id, session_id, status, created_at, expires_at, doc)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id,"
+        " session_id = excluded.session_id, status = excluded.status,"
+        " created_at = excluded.created_at, expires_at = excluded.expires_at,"
+        " doc = excluded.doc"
     ),
 }
 _DECODERS: dict[type[AnyEntity], msgspec.json.Decoder[Any]] = {
@@ -128,6 +143,16 @@ def _row(entity: AnyEntity) -> tuple[Any, ...]:
             entity.status,
             entity.started_at,
             list(entity.task_ids),
+            doc,
+        )
+    if isinstance(entity, Approval):
+        return (
+            entity.id,
+            entity.project_id,
+            entity.session_id,
+            entity.status,
+            entity.created_at,
+            entity.expires_at,
             doc,
         )
     return (entity.id, entity.created_at, doc)
@@ -189,6 +214,23 @@ async def _find_sessions(conn: Connection, query: SessionQuery) -> list[Session]
     return await _select(conn, Session, where, params)
 
 
+async def _find_approvals(conn: Connection, query: ApprovalQuery) -> list[Approval]:
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("project_id", query.project_id),
+        ("session_id", query.session_id),
+        ("status", query.status),
+    ):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if query.expires_by is not None:
+        where.append("expires_at <= %s")
+        params.append(query.expires_by)
+    return await _select(conn, Approval, where, params)
+
+
 async def _write(conn: Connection, staged: Iterable[tuple[AnyEntity, bool]]) -> None:
     """Upsert (``True``) or delete (``False``) entities, one batch per statement."""
     upserts: dict[type[AnyEntity], list[tuple[Any, ...]]] = {}
@@ -242,6 +284,10 @@ class PostgresTransaction:
     async def find_sessions(self, query: SessionQuery) -> list[Session]:
         await self.flush()
         return await _find_sessions(self._conn, query)
+
+    async def find_approvals(self, query: ApprovalQuery) -> list[Approval]:
+        await self.flush()
+        return await _find_approvals(self._conn, query)
 
     def put(self, entity: AnyEntity) -> None:
         self._staged[(type(entity), entity.id)] = (entity, True)
@@ -368,6 +414,10 @@ class PostgresStore:
         async with self.pool.connection() as conn:
             return await _find_sessions(conn, query)
 
+    async def find_approvals(self, query: ApprovalQuery) -> list[Approval]:
+        async with self.pool.connection() as conn:
+            return await _find_approvals(conn, query)
+
     async def counts(self) -> dict[str, int]:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(
@@ -454,7 +504,7 @@ class PostgresStore:
         """
         async with self._writer, self.pool.connection() as conn, conn.transaction():
             await self._lock(conn)
-            await conn.execute("TRUNCATE projects, tasks, sessions, events")
+            await conn.execute("TRUNCATE projects, tasks, sessions, approvals, events")
             await conn.execute("UPDATE store_identity SET store_id = %s", (store_id,))
             await _write(conn, ((entity, True) for entity in entities))
             async with conn.cursor() as cursor:

@@ -16,7 +16,7 @@ from msgspec.structs import replace
 
 from maestro.domain.clock import now_ms
 from maestro.domain.ids import is_valid_id
-from maestro.domain.models import Project, Session, Task
+from maestro.domain.models import Approval, Project, Session, Task
 from maestro.store.base import E
 from maestro.store.files import is_temp_file
 from maestro.store.memory import AnyEntity, Memory
@@ -25,7 +25,7 @@ log = logging.getLogger("maestro.store")
 
 
 def load_entities(root: Path, memory: Memory) -> None:
-    """Every project, task and session file under ``root`` into ``memory``."""
+    """Every project, task, session and approval file under ``root`` into ``memory``."""
     for project in _load_folder(root, root / "projects", Project):
         memory.put(project)
     for folder in sorted((root / "tasks").iterdir()):
@@ -34,6 +34,9 @@ def load_entities(root: Path, memory: Memory) -> None:
                 memory.put(task)
     for session in _load_folder(root, root / "sessions", Session):
         memory.put(session)
+    if (root / "approvals").is_dir():  # a data directory from before approvals has none
+        for approval in _load_folder(root, root / "approvals", Approval):
+            memory.put(approval)
 
 
 def _load_folder(

@@ -1,14 +1,14 @@
 """Moving a whole store from one backend to the other (``maestro data export|import``).
 
 The exchange format is a directory in the JSON store's layout (docs/storage.md):
-``projects/``, ``tasks/<projectId>/``, ``sessions/``, ``events.jsonl`` and
-``store.json``, written by the JSON store's own code. So an export from either
+``projects/``, ``tasks/<projectId>/``, ``sessions/``, ``approvals/``,
+``events.jsonl`` and ``store.json``, written by the JSON store's own code. So an export from either
 backend gives the same bytes for the same content, an export is itself a data
 directory ``maestro serve --data-dir`` can run on, and export → import → export
 gives back the very files.
 
-What moves: every project, task (with its subtasks and timeline) and session as
-it is, and the retained tail of the event stream (the last ``retained_events``,
+What moves: every project, task (with its subtasks and timeline), session and
+approval as it is, and the retained tail of the event stream (the last ``retained_events``,
 10,000 by default) with its ``seq`` numbers and frames, so ``?since=`` replay and
 the numbering carry on after the move, and the store id that names that stream
 (an exchange directory without one gets a new id: its stream is not known).
@@ -26,14 +26,14 @@ import msgspec
 from maestro.config import Settings
 from maestro.domain.events import StoredEvent
 from maestro.domain.ids import is_valid_id
-from maestro.domain.models import Project, Session, Task
-from maestro.store.base import E, SessionQuery, Store, TaskQuery
+from maestro.domain.models import Approval, Project, Session, Task
+from maestro.store.base import ApprovalQuery, E, SessionQuery, Store, TaskQuery
 from maestro.store.eventlog import EventLog
 from maestro.store.files import is_temp_file
 from maestro.store.identity import IDENTITY_FILE, new_store_id, read_identity, write_identity
 from maestro.store.jsonfs import JsonFileStore
 
-LAYOUT = ("projects", "tasks", "sessions", "events.jsonl", "journal", IDENTITY_FILE)
+LAYOUT = ("projects", "tasks", "sessions", "approvals", "events.jsonl", "journal", IDENTITY_FILE)
 
 
 class TransferError(Exception):
@@ -49,17 +49,20 @@ class Snapshot:
     sessions: list[Session]
     events: list[StoredEvent]
     store_id: str
+    approvals: list[Approval]
 
-    def entities(self) -> Iterator[Project | Task | Session]:
+    def entities(self) -> Iterator[Project | Task | Session | Approval]:
         yield from self.projects
         yield from self.tasks
         yield from self.sessions
+        yield from self.approvals
 
     def counts(self) -> dict[str, int]:
         return {
             "projects": len(self.projects),
             "tasks": len(self.tasks),
             "sessions": len(self.sessions),
+            "approvals": len(self.approvals),
             "events": len(self.events),
         }
 
@@ -77,7 +80,8 @@ async def read_store(store: Store) -> Snapshot:
         projects = await tx.list_projects()
         tasks = await tx.find_tasks(TaskQuery())
         sessions = await tx.find_sessions(SessionQuery())
-    return Snapshot(projects, tasks, sessions, store.recent_events(), store.store_id)
+        approvals = await tx.find_approvals(ApprovalQuery())
+    return Snapshot(projects, tasks, sessions, store.recent_events(), store.store_id, approvals)
 
 
 async def is_empty(store: Store) -> bool:
@@ -155,13 +159,15 @@ def read_directory(root: Path, retain_events: int) -> Snapshot:
                     raise TransferError(f"{path}: its projectId is not its folder's name")
                 tasks.append(task)
     sessions = [_load(path, Session) for path in _files(root / "sessions")]
+    approvals = [_load(path, Approval) for path in _files(root / "approvals")]
     events: list[StoredEvent] = []
     if (root / "events.jsonl").is_file():
         log = EventLog(root / "events.jsonl", retain_events)
         log.load()
         log.close()
         events = list(log.tail)
-    return Snapshot(projects, tasks, sessions, events, read_identity(root) or new_store_id())
+    store_id = read_identity(root) or new_store_id()
+    return Snapshot(projects, tasks, sessions, events, store_id, approvals)
 
 
 def _files(folder: Path) -> list[Path]:
