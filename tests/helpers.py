@@ -149,14 +149,18 @@ def request_spawn(api: httpx.Client, project_id: str, task_ids: list[str], **fie
 
 
 def seed_one_of_each(api: httpx.Client, name: str) -> dict[str, str]:
-    """A project working in /tmp, a task in it with one subtask, and a session
-    linked to the task, all named after ``name``: their ids by kind (``project``,
-    ``task``, ``subtask``, ``session``)."""
+    """A project working in /tmp, a task in it with one subtask, a session linked
+    to the task and a pending approval of that session, all named after ``name``:
+    their ids by kind (``project``, ``task``, ``subtask``, ``session``,
+    ``approval``)."""
     project = make_project(api, name=name, workingDir="/tmp")["id"]
     task = make_task(api, project, title=f"{name} task")["id"]
+    session = make_session(api, project, [task])["id"]
+    asked = {"tool": "Bash", "input": {"command": f"echo {name}"}}
     return {
         "project": project,
         "task": task,
         "subtask": make_subtask(api, task, title=f"{name} step")["id"],
-        "session": make_session(api, project, [task])["id"],
+        "session": session,
+        "approval": created(api.post(f"/api/sessions/{session}/approvals", json=asked))["id"],
     }

@@ -502,6 +502,14 @@ FIELD_KINDS: dict[str, dict[str, str]] = {
             "workingDir": "str",
             "description": "str",
             "permissions": "policy",
+            "worktrees": "enum",
+            "baseBranch": "nullable str",
+            "setupCommand": "nullable str",
+            "setupTimeout": "int",
+            "worktreeInclude": "ids",
+            "agent": "nullable str",
+            "model": "nullable str",
+            "maxConcurrent": "int",
         }
         for endpoint in ("POST /api/projects", "PUT /api/projects/<P>", "PATCH /api/projects/<P>")
     },
@@ -516,6 +524,7 @@ FIELD_KINDS: dict[str, dict[str, str]] = {
         "skillIds": "ids",
         "agentIds": "ids",
         "dependencies": "ids",
+        "autoStart": "bool",
     },
     "PATCH /api/tasks/<T>": {
         "title": "str",
@@ -528,6 +537,7 @@ FIELD_KINDS: dict[str, dict[str, str]] = {
         "skillIds": "ids",
         "agentIds": "ids",
         "dependencies": "ids",
+        "autoStart": "bool",
         "timeline": "timeline",
     },
     "POST /api/tasks/<T>/timeline": {"type": "enum", "message": "str", "sessionId": "nullable str"},
@@ -568,7 +578,7 @@ FIELD_KINDS: dict[str, dict[str, str]] = {
         "skills": "ids",
         "sessionName": "nullable str",
         "role": "enum",
-        "agent": "str",
+        "agent": "nullable str",  # null: the project's agent
         "model": "nullable str",
         "spawnSource": "enum",
         "spawnedBy": "nullable str",

@@ -57,6 +57,7 @@ TASK_JSON = (
     b'{"id":"task_1","projectId":"proj_1","parentId":null,"title":"T","description":"",'
     b'"initialPrompt":"","status":"pending","priority":"medium","sessionIds":["sess_1"],'
     b'"skillIds":["maestro-worker"],"agentIds":["claude"],"dependencies":["task_0"],'
+    b'"autoStart":false,'
     b'"subtasks":[{"id":"sub_1","taskId":"task_1","title":"S","description":"",'
     b'"completed":false,"order":0,"createdAt":1,"updatedAt":1,"completedAt":null}],'
     b'"timeline":[{"id":"evt_1","type":"created","timestamp":1,"message":"Task created"}],'

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from maestro.agents.adapters import LaunchRequest, agent_command
+from maestro.agents.approval import MAX_WAIT_SECONDS
 from maestro.agents.errors import AgentError
 from maestro.agents.permissions import Policy
-from maestro.agents.approval import MAX_WAIT_SECONDS
 from maestro.agents.plugin import HOOK_TIMEOUT_SECONDS, hooks_config, write_plugin
 from maestro.skills import discover
 

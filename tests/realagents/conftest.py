@@ -15,6 +15,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -81,6 +82,20 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
 
 # -- Maestro around the agent ------------------------------------------------------
+
+
+@pytest.fixture
+def approval_timeout() -> str:
+    """``MAESTRO_APPROVAL_TIMEOUT`` of the test's server: long enough for a test to
+    decide; a test that lets an approval expire parametrizes it shorter."""
+    return "120"
+
+
+@pytest.fixture
+def server(server_factory: Any, approval_timeout: str) -> RunningServer:
+    """A fresh server (as ``tests/conftest.py``'s), with ``approval_timeout``."""
+    made: RunningServer = server_factory(MAESTRO_APPROVAL_TIMEOUT=approval_timeout)
+    return made
 
 
 @pytest.fixture

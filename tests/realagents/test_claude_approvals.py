@@ -45,18 +45,6 @@ def bash(command: str, text: str = "") -> Reply:
 
 
 @pytest.fixture
-def approval_timeout() -> str:
-    """``MAESTRO_APPROVAL_TIMEOUT`` of this test's server (a test may parametrize it)."""
-    return "120"
-
-
-@pytest.fixture
-def server(server_factory: Any, approval_timeout: str) -> RunningServer:
-    made: RunningServer = server_factory(MAESTRO_APPROVAL_TIMEOUT=approval_timeout)
-    return made
-
-
-@pytest.fixture
 def events(server: RunningServer) -> Iterator[EventStream]:
     """The server's event stream, from before anything happens."""
     with EventStream(server.url.replace("http", "ws", 1) + "/ws") as stream:

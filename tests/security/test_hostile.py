@@ -83,6 +83,9 @@ class Guarded:
                 "projectId": self.ids["project"],
                 "taskIds": [self.ids["task"]],
             },
+            "POST /api/sessions/{id}/approvals": {"tool": "Bash", "input": {"command": "ls"}},
+            "POST /api/approvals/{id}/decision": {"decision": "deny"},
+            "POST /api/sessions/{id}/activity": {"entries": [{"kind": "tool", "text": "x"}]},
         }
         body = bodies.get(f"{method} {path}")
         return None if body is None else json.dumps(body).encode()

@@ -131,3 +131,93 @@ def test_a_queued_client_is_dropped_when_its_queue_is_full() -> None:
     hub.publish([event(LIMIT + 1)])
     assert subscriber.dropped.is_set()
     assert subscriber not in hub.subscribers
+
+
+# -- session activity (?sessionId=) --------------------------------------------------
+
+
+def activity(text: str = "→ Bash: ls") -> str:
+    return f'{{"type":"session:activity","data":{{"text":"{text}"}}}}'
+
+
+def test_activity_frames_reach_only_the_clients_watching_that_session() -> None:
+    hub = EventHub(retained=100, queue_limit=LIMIT)
+    watching = hub.subscribe(None, None, session_id="s1")
+    other_session = hub.subscribe(None, None, session_id="s2")
+    plain = hub.subscribe(None, None)
+    hub.publish_activity("s1", activity())
+    assert watching.queue.get_nowait() == activity()
+    assert other_session.queue.empty()
+    assert plain.queue.empty()
+
+
+def test_a_client_watching_a_session_still_gets_the_events_of_its_project_filter() -> None:
+    hub = EventHub(retained=100, queue_limit=LIMIT)
+    watching = hub.subscribe(None, "p1", session_id="s1")
+    hub.publish([event(1), StoredEvent(2, "p2", '{"seq":2}')])
+    assert watching.queue.get_nowait() == event(1).frame
+    assert watching.queue.empty()
+
+
+def test_activity_frames_are_not_retained_for_replay() -> None:
+    hub = EventHub(retained=100, queue_limit=LIMIT)
+    hub.publish([event(1)])
+    hub.subscribe(None, None, session_id="s1")
+    hub.publish_activity("s1", activity())
+    assert hub.last_seq == 1
+    assert [e.seq for e in hub.recent] == [1]
+    assert hub.subscribe(0, None, session_id="s1").backlog == [event(1).frame]
+
+
+def test_activity_for_a_session_nobody_watches_goes_nowhere() -> None:
+    hub = EventHub(retained=100, queue_limit=LIMIT)
+    plain = hub.subscribe(None, None)
+    assert not hub.watching("s1")
+    hub.publish_activity("s1", activity())
+    assert plain.queue.empty()
+
+
+def test_a_direct_watcher_gets_the_activity_frame_written_to_its_socket() -> None:
+    hub = EventHub(retained=100, queue_limit=LIMIT)
+    transport = Transport()
+    watching = hub.subscribe(None, None, transport, session_id="s1")
+    hub.go_direct_if_caught_up(watching)
+    hub.publish_activity("s1", activity())
+    assert transport.written == [text_frame(activity())]
+
+
+def test_a_slow_watcher_skips_activity_frames_instead_of_being_dropped() -> None:
+    hub = EventHub(retained=100, queue_limit=LIMIT)
+    watching = hub.subscribe(None, None, session_id="s1")
+    for k in range(LIMIT * 3):
+        hub.publish_activity("s1", activity(str(k)))
+    assert not watching.dropped.is_set()
+    # Activity takes at most half the queue; the rest stays for the events.
+    assert watching.queue.qsize() == LIMIT // 2
+    assert watching.activity_skipped == LIMIT * 3 - LIMIT // 2
+    hub.publish([event(seq) for seq in range(1, LIMIT - LIMIT // 2 + 1)])
+    assert not watching.dropped.is_set()
+
+
+def test_a_direct_watcher_with_a_full_socket_skips_activity_frames_and_stays() -> None:
+    hub = EventHub(retained=100, queue_limit=LIMIT)
+    transport = Transport()
+    watching = hub.subscribe(None, None, transport, session_id="s1")
+    hub.go_direct_if_caught_up(watching)
+    transport.waiting = hub.buffer_limit // 2 + 1
+    hub.publish_activity("s1", activity())
+    assert transport.written == []
+    assert watching.activity_skipped == 1
+    assert watching in hub.subscribers
+    assert not watching.dropped.is_set()
+
+
+def test_a_watcher_that_leaves_or_is_dropped_is_no_longer_watching() -> None:
+    hub = EventHub(retained=100, queue_limit=LIMIT)
+    leaving = hub.subscribe(None, None, session_id="s1")
+    dropped = hub.subscribe(None, None, session_id="s2")
+    hub.unsubscribe(leaving)
+    hub.drop(dropped)
+    assert hub.watchers == {}
+    assert not hub.watching("s1")
+    assert not hub.watching("s2")

@@ -132,3 +132,29 @@ class MaestroPage:
         view = self.page.get_by_test_id("sessions-view")
         expect(view).to_be_visible()
         return view
+
+    def session_row(self, name: str) -> Locator:
+        return self.page.get_by_test_id("session-row").filter(
+            has=self.page.get_by_test_id("session-name").get_by_text(name, exact=True)
+        )
+
+    # -- the inbox --------------------------------------------------------------
+
+    @property
+    def inbox_count(self) -> Locator:
+        """The number on the inbox button in the top bar."""
+        return self.page.get_by_test_id("inbox-count")
+
+    @property
+    def inbox(self) -> Locator:
+        return self.page.get_by_test_id("inbox")
+
+    def open_inbox(self) -> Locator:
+        if not self.inbox.is_visible():
+            self.page.get_by_test_id("inbox-button").click()
+        expect(self.inbox).to_be_visible()
+        return self.inbox
+
+    def approval(self, approval_id: str) -> Locator:
+        """An approval listed in the inbox."""
+        return self.inbox.locator(f'[data-testid="approval"][data-approval-id="{approval_id}"]')

@@ -4,8 +4,10 @@ assistant message line or tool call) forwarded to the session's activity log
 
 Forwarding never slows the agent: lines are queued (bounded: when the server is
 slow or away, the oldest are dropped, and the count of dropped lines is sent
-with the next batch) and a thread sends them in batches. The activity log is a
-view; the full transcript stays in the session's ``output.log``.
+with the next batch) and a thread sends them in batches, at most one request
+every ``INTERVAL_SECONDS`` unless a full batch waits, so a chatty agent costs
+the server a few requests a second. The activity log is a view; the full
+transcript stays in the session's ``output.log``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import collections
 import threading
 from typing import Any
 
-from maestro.client import ClientError, HttpClient, api_path
+from maestro.client import HttpClient, api_path
 
 BATCH_LIMIT = 100
 """Entries per request (the server takes at most 200)."""
@@ -26,14 +28,16 @@ CLOSE_SECONDS = 5.0
 
 
 def kind_of(line: str) -> str | None:
-    """What a transcript line is: a tool call (``→``), the agent's status
-    (``●``), or assistant text; tool results (``←``) are left to ``output.log``."""
+    """What a transcript line is (``agents.transcript`` draws them): a tool call
+    (``→``), the agent's status (``●``, and the indented details under it, such
+    as the usage after the result), or assistant text; tool results (``←``, and
+    ``✗`` for a failed one) are left to ``output.log``."""
     stripped = line.lstrip()
-    if not stripped or stripped.startswith("←"):
+    if not stripped or stripped.startswith(("←", "✗")):
         return None
     if stripped.startswith("→"):
         return "tool"
-    if stripped.startswith("●"):
+    if stripped.startswith("●") or line.startswith("  "):
         return "status"
     return "assistant"
 
@@ -47,9 +51,10 @@ class ActivityForwarder:
         self.pending: collections.deque[dict[str, str]] = collections.deque()
         self.dropped = 0
         self.sent = 0
+        self.batches = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._closing = False
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="activity", daemon=True)
 
     def __enter__(self) -> ActivityForwarder:
@@ -77,7 +82,7 @@ class ActivityForwarder:
 
     def close(self) -> None:
         """Send what is queued (for a few seconds at most), then stop."""
-        self._closing = True
+        self._closing.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=CLOSE_SECONDS)
@@ -85,15 +90,20 @@ class ActivityForwarder:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(timeout=INTERVAL_SECONDS)
+            self._wake.wait()
             self._wake.clear()
-            while self._send_batch():
+            closing = self._closing.is_set()
+            # One request per interval, unless a full batch waits; when closing,
+            # everything (while the server takes it).
+            while self._send_batch() and (closing or len(self.pending) >= BATCH_LIMIT):
                 pass
-            if self._closing:
+            if closing:
                 return
+            # Let the next lines gather into one batch; closing cuts this short.
+            self._closing.wait(INTERVAL_SECONDS)
 
     def _send_batch(self) -> bool:
-        """Send up to one batch; True when there may be more to send now."""
+        """Send up to one batch; True if one was sent."""
         with self._lock:
             if not self.pending:
                 return False
@@ -104,10 +114,11 @@ class ActivityForwarder:
             body["dropped"] = dropped
         try:
             self.client.request("POST", self.path, body=body)
-        except ClientError:
+        except Exception:  # ClientError, or anything else: never the agent's problem
             # The board misses these lines (output.log has them); the agent goes on.
             with self._lock:
                 self.dropped += len(batch) + dropped
             return False
         self.sent += len(batch)
+        self.batches += 1
         return True

@@ -37,6 +37,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from maestro.agents.activity import ActivityForwarder
 from maestro.agents.adapters import AgentCommand, LaunchRequest, agent_command
 from maestro.agents.brief import SessionBrief, gather
 from maestro.agents.context import SessionEnv, current_session_id
@@ -44,8 +45,10 @@ from maestro.agents.errors import AgentError
 from maestro.agents.permissions import matching_rule
 from maestro.agents.plugin import write_plugin
 from maestro.agents.prompt import build_follow_up
+from maestro.agents.session_worktree import close_worktree, open_worktree
 from maestro.agents.transcript import AgentOutcome, reader_for
-from maestro.client import ClientError, MaestroClient
+from maestro.agents.worktree import Worktree
+from maestro.client import ClientError, HttpClient, MaestroClient
 from maestro.config import maestro_home
 from maestro.domain import session_events as se
 from maestro.domain.models import FINISHED_SESSION_STATUSES as FINISHED
@@ -53,6 +56,7 @@ from maestro.domain.models import Session
 
 DENIAL_INPUT_PREVIEW = 500
 RESULT_TEXT_LIMIT = 2000
+ACTIVITY_TIMEOUT_SECONDS = 3.0
 
 
 def _mark_failed(client: MaestroClient, session_id: str, event: str, data: dict[str, Any]) -> None:
@@ -67,13 +71,17 @@ def _mark_failed(client: MaestroClient, session_id: str, event: str, data: dict[
         )
 
 
-def _resumed_agent_session(client: MaestroClient, session: Session) -> str | None:
-    """For a follow-up (``metadata.followUpOf``), the agent's own session id that
-    the earlier Maestro session recorded, which the agent resumes."""
+def _earlier(client: MaestroClient, session: Session) -> Session | None:
+    """The session a follow-up (``metadata.followUpOf``) continues."""
     earlier_id = session.metadata.get("followUpOf")
-    if not earlier_id:
+    return client.get_session(str(earlier_id)) if earlier_id else None
+
+
+def _resumed_agent_session(earlier: Session | None) -> str | None:
+    """For a follow-up, the agent's own session id that the earlier Maestro
+    session recorded, which the agent resumes."""
+    if earlier is None:
         return None
-    earlier = client.get_session(str(earlier_id))
     if not earlier.agent_session_id:
         raise AgentError(
             f"session {earlier.id} recorded no agent session to resume (its agent never "
@@ -133,9 +141,22 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
     agent = metadata.get("agent") or "claude"
     files = session_files(context.session_id, env)
     brief_path = files / "brief.md"
-    cwd = working_dir(world.project)
+    tree: Worktree | None = None
     try:
-        resume = _resumed_agent_session(client, session)
+        earlier = _earlier(client, session)
+        resume = _resumed_agent_session(earlier)
+        with (files / "output.log").open("ab") as log:
+            tree, where = open_worktree(
+                client,
+                session.id,
+                world.project,
+                world.tasks,
+                Path(working_dir(world.project)),
+                env,
+                log,
+                None if earlier is None else earlier.metadata,
+            )
+        cwd = str(where)
         brief_path.write_text(
             world.brief
             if resume is None
@@ -157,7 +178,7 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
                 plugin_dir=write_plugin(files / "plugin", world.skills)
                 if agent == "claude"
                 else None,
-                env=agent_env(env, files),
+                env=agent_env(env, files, tree),
                 policy=world.policy,
                 resume=resume,
             ),
@@ -181,7 +202,9 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
     started += [{"type": se.SKILL_MISSING, "data": {"skill": n}} for n in world.missing_skills]
     client.update_session(context.session_id, {"status": "running", "events": started})
     try:
-        exit_code, outcome = _run_agent(command, files, metadata.get("model"))
+        exit_code, outcome = _run_agent(
+            command, files, metadata.get("model"), _activity(client.url, context.session_id)
+        )
     except OSError as error:
         _mark_failed(
             client,
@@ -192,7 +215,9 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
         raise AgentError(
             f"could not start the agent {command.argv[0]!r}: {error}", code="AGENT_START_FAILED"
         ) from None
-    _finish(client, context.session_id, world, exit_code, outcome)
+    completed = _finish(client, context.session_id, world, exit_code, outcome)
+    if tree is not None:
+        close_worktree(client, context.session_id, tree, completed)
     return exit_code
 
 
@@ -218,9 +243,12 @@ def _sh_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def agent_env(env: Mapping[str, str], files: Path) -> dict[str, str]:
-    """The agent's environment: the terminal's, with this ``maestro`` first on PATH."""
+def agent_env(env: Mapping[str, str], files: Path, tree: Worktree | None = None) -> dict[str, str]:
+    """The agent's environment: the terminal's, with this ``maestro`` first on PATH
+    (and ``MAESTRO_WORKTREE``, the session's worktree, when it has one)."""
     agent = dict(env)
+    if tree is not None:
+        agent["MAESTRO_WORKTREE"] = str(tree.path)
     path = [str(maestro_bin_dir(files)), *filter(None, env.get("PATH", os.defpath).split(":"))]
     agent["PATH"] = ":".join(dict.fromkeys(path))
     return agent
@@ -232,8 +260,9 @@ def _finish(
     world: SessionBrief,
     exit_code: int,
     outcome: AgentOutcome,
-) -> None:
-    """Record how the agent ended, in one PATCH (status, events, usage)."""
+) -> bool:
+    """Record how the agent ended, in one PATCH (status, events, usage); whether
+    the session completed."""
     failed = exit_code != 0 or outcome.is_error
     exited: dict[str, Any] = {"exitCode": exit_code}
     if failed:
@@ -292,6 +321,7 @@ def _finish(
     if outcome.agent_session_id:
         body["agentSessionId"] = outcome.agent_session_id
     client.update_session(session_id, body)
+    return not failed
 
 
 def _reports_landed(client: MaestroClient, session_id: str) -> int:
@@ -337,9 +367,40 @@ class _Output:
             self.log.flush()
 
 
-def _run_agent(command: AgentCommand, files: Path, model: str | None) -> tuple[int, AgentOutcome]:
-    """Start the agent, show and log its output, forward signals; return its exit
-    code and what its output said."""
+def _activity(server_url: str, session_id: str) -> ActivityForwarder | None:
+    """The forwarder of the session's live activity, with a client of its own (it
+    sends from its own thread; no retries, a short timeout: lines it cannot send
+    are counted and skipped). ``None`` if it cannot be made: the agent runs anyway."""
+    try:
+        client = HttpClient(server_url, retries=0, timeout=ACTIVITY_TIMEOUT_SECONDS)
+    except ClientError:
+        return None
+    return ActivityForwarder(client, session_id)
+
+
+def _started(
+    stack: contextlib.ExitStack, activity: ActivityForwarder | None
+) -> ActivityForwarder | None:
+    """Start the forwarder's thread, to be closed (what is queued sent, a few
+    seconds at most) once the agent has exited; ``None`` if it cannot start."""
+    if activity is None:
+        return None
+    try:
+        return stack.enter_context(activity)
+    except RuntimeError:  # no thread to be had: the agent runs without it
+        activity.client.close()
+        return None
+
+
+def _run_agent(
+    command: AgentCommand,
+    files: Path,
+    model: str | None,
+    activity: ActivityForwarder | None = None,
+) -> tuple[int, AgentOutcome]:
+    """Start the agent, show and log its output (and forward what is shown to the
+    session's live activity), forward signals; return its exit code and what its
+    output said."""
     reader = reader_for(command.output_format, model)
     structured = command.output_format != "text"
     with contextlib.ExitStack() as stack:
@@ -367,12 +428,15 @@ def _run_agent(command: AgentCommand, files: Path, model: str | None) -> tuple[i
             errors = threading.Thread(target=_copy_raw, args=(process.stderr, output), daemon=True)
             errors.start()
             raw = stack.enter_context((files / "stream.jsonl").open("ab"))
+            activity = _started(stack, activity)
             for line in process.stdout:
                 raw.write(line)
                 raw.flush()
                 shown = reader.feed(line.decode("utf-8", "replace").rstrip("\r\n"))
                 if shown:
                     output.write(("\n".join(shown) + "\n").encode())
+                    if activity is not None:
+                        activity.add(shown)
             exit_code = process.wait()
             errors.join(timeout=5)
         finally:

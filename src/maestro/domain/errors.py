@@ -23,8 +23,9 @@ class ValidationFailed(MaestroError):
     code = "VALIDATION_ERROR"
     status = 400
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message, {"field": field} if field else None)
+    def __init__(self, message: str, field: str | None = None, **details: Any) -> None:
+        """``details`` are facts besides the field (``cycle`` for a dependency cycle)."""
+        super().__init__(message, {**({"field": field} if field else {}), **details} or None)
 
 
 class NotFound(MaestroError):

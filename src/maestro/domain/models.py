@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from maestro.domain.vocabulary import (
+    AGENT_NAMES,
     APPROVAL_DECISIONS,
     APPROVAL_STATUSES,
     FINISHED_SESSION_STATUSES,
@@ -27,6 +28,8 @@ from maestro.domain.vocabulary import (
     SESSION_STATUSES,
     SPAWN_ROLES,
     TASK_STATUSES,
+    WORKTREE_MODES,
+    AgentName,
     ApprovalDecision,
     ApprovalStatus,
     SessionAttention,
@@ -36,9 +39,11 @@ from maestro.domain.vocabulary import (
     TaskPriority,
     TaskStatus,
     TimelineEventType,
+    WorktreeMode,
 )
 
 __all__ = [  # the vocabulary, re-exported where the entities are
+    "AGENT_NAMES",
     "APPROVAL_DECISIONS",
     "APPROVAL_STATUSES",
     "FINISHED_SESSION_STATUSES",
@@ -46,6 +51,8 @@ __all__ = [  # the vocabulary, re-exported where the entities are
     "SESSION_STATUSES",
     "SPAWN_ROLES",
     "TASK_STATUSES",
+    "WORKTREE_MODES",
+    "AgentName",
     "ApprovalDecision",
     "ApprovalStatus",
     "SessionAttention",
@@ -55,6 +62,7 @@ __all__ = [  # the vocabulary, re-exported where the entities are
     "TaskPriority",
     "TaskStatus",
     "TimelineEventType",
+    "WorktreeMode",
 ]
 
 
@@ -140,6 +148,73 @@ class Usage(msgspec.Struct, rename="camel", kw_only=True, frozen=True, gc=False)
     permission_denials: Count = 0
 
 
+# -- worktrees and dispatch --------------------------------------------------------
+
+# What git accepts as a branch name (``git check-ref-format``), so the agent side
+# can pass it to git as one argument: no leading '-' (an option), '/' or '.'; no
+# spaces, control characters or any of ~^:?*[\; no '..', '//', '@{' or a
+# component starting with '.'; not '@', not ending with '/', '.' or '.lock'.
+BRANCH_PATTERN = (
+    r"^(?![-/.])(?!.*/\.)(?!.*\.\.)(?!.*//)(?!.*@\{)(?!@$)(?!.*\.lock(?:/|$))"
+    r"[^\x00-\x20\x7f~^:?*\[\\]+(?<![/.])(?!\n)$"
+)
+BranchName = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=BRANCH_PATTERN,
+        max_length=200,
+        description="A git branch (or other ref) name, as `git check-ref-format` accepts it",
+    ),
+]
+# A file pattern relative to the repository's top: not absolute, no '..' segment
+# (nothing outside the repository), no control characters.
+INCLUDE_PATTERN = r"^(?![/\\])(?!(?:.*[/\\])?\.\.(?:[/\\]|$))[^\x00-\x1f\x7f]+(?!\n)$"
+MAX_INCLUDE_PATTERNS = 100
+IncludePattern = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=INCLUDE_PATTERN,
+        max_length=500,
+        description="A glob of files git does not track to copy into each worktree: "
+        "`.env`, `config/*.local`",
+    ),
+]
+IncludePatterns = Annotated[
+    tuple[IncludePattern, ...], msgspec.Meta(max_length=MAX_INCLUDE_PATTERNS)
+]
+SETUP_COMMAND_PATTERN = r"^[^\x00]*$"  # a NUL cannot reach ``sh -c``
+SetupCommand = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=SETUP_COMMAND_PATTERN,
+        max_length=10_000,
+        description="A shell command (`sh -c`) run in each new worktree before the agent starts",
+    ),
+]
+SetupTimeout = Annotated[int, msgspec.Meta(ge=1, le=86_400, description="Seconds")]
+# A model name becomes one argument of the agent's command line: it starts with a
+# letter or digit (never an option) and holds no spaces or control characters.
+AGENT_MODEL_PATTERN = r"^[A-Za-z0-9][^\x00-\x20\x7f]*(?!\n)$"
+AgentModel = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=AGENT_MODEL_PATTERN,
+        max_length=200,
+        description="A model name the agent accepts: `opus`, `claude-sonnet-4-5`, `o3`",
+    ),
+]
+MaxConcurrent = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        le=100,
+        description="How many dispatched sessions of the project may be active at once",
+    ),
+]
+DEFAULT_SETUP_TIMEOUT = 600
+DEFAULT_MAX_CONCURRENT = 2
+
+
 class Entity(msgspec.Struct, rename="camel", kw_only=True, frozen=True, gc=False):
     """Common base: every stored entity has an id. (Subclasses repeat ``frozen``:
     msgspec would inherit it, but type checkers want it said.)
@@ -157,6 +232,16 @@ class Project(Entity, kw_only=True, frozen=True):
     working_dir: str = ""
     description: str = ""
     permissions: PermissionPolicy = msgspec.field(default_factory=PermissionPolicy)
+    # How its sessions run (docs/api.md, "Project settings"): stored and served
+    # here, acted on by the CLI and the runner.
+    worktrees: WorktreeMode = "auto"
+    base_branch: BranchName | None = None
+    setup_command: SetupCommand | None = None
+    setup_timeout: SetupTimeout = DEFAULT_SETUP_TIMEOUT
+    worktree_include: IncludePatterns = ()
+    agent: AgentName | None = None
+    model: AgentModel | None = None
+    max_concurrent: MaxConcurrent = DEFAULT_MAX_CONCURRENT
     created_at: int = 0
     updated_at: int = 0
 
@@ -195,6 +280,8 @@ class Task(Entity, kw_only=True, frozen=True):
     skill_ids: tuple[str, ...] = ()
     agent_ids: tuple[str, ...] = ()
     dependencies: tuple[str, ...] = ()
+    # Spawned by the dispatcher once every dependency has completed.
+    auto_start: bool = False
     subtasks: tuple[Subtask, ...] = ()
     timeline: tuple[TimelineEvent, ...] = ()
     created_at: int = 0

@@ -19,18 +19,32 @@ from msgspec import UNSET, UnsetType
 from maestro.domain.errors import ValidationFailed
 from maestro.domain.ids import ID_PATTERN
 from maestro.domain.models import (
+    AGENT_MODEL_PATTERN,
     AGENT_SESSION_ID_PATTERN,
+    BRANCH_PATTERN,
+    DEFAULT_MAX_CONCURRENT,
+    DEFAULT_SETUP_TIMEOUT,
+    INCLUDE_PATTERN,
     PERMISSION_RULE_PATTERN,
+    SETUP_COMMAND_PATTERN,
+    AgentModel,
+    AgentName,
     AgentSessionId,
     ApprovalDecision,
+    BranchName,
+    IncludePatterns,
+    MaxConcurrent,
     PermissionPolicy,
     SessionStatus,
+    SetupCommand,
+    SetupTimeout,
     SpawnRole,
     SpawnSource,
     TaskPriority,
     TaskStatus,
     TimelineEventType,
     Usage,
+    WorktreeMode,
 )
 
 __all__ = ["UNSET", "UnsetType"]
@@ -67,6 +81,14 @@ class ProjectCreate(_Body):
     working_dir: str = ""
     description: str = ""
     permissions: PermissionPolicy = msgspec.field(default_factory=PermissionPolicy)
+    worktrees: WorktreeMode = "auto"
+    base_branch: BranchName | None = None
+    setup_command: SetupCommand | None = None
+    setup_timeout: SetupTimeout = DEFAULT_SETUP_TIMEOUT
+    worktree_include: IncludePatterns = ()
+    agent: AgentName | None = None
+    model: AgentModel | None = None
+    max_concurrent: MaxConcurrent = DEFAULT_MAX_CONCURRENT
 
 
 class ProjectUpdate(_Body):
@@ -75,6 +97,15 @@ class ProjectUpdate(_Body):
     description: str | UnsetType = UNSET
     # A whole policy: it replaces the stored one; fields left out take their defaults.
     permissions: PermissionPolicy | UnsetType = UNSET
+    # null puts a nullable setting back to its default.
+    worktrees: WorktreeMode | UnsetType = UNSET
+    base_branch: BranchName | UnsetType | None = UNSET
+    setup_command: SetupCommand | UnsetType | None = UNSET
+    setup_timeout: SetupTimeout | UnsetType = UNSET
+    worktree_include: IncludePatterns | UnsetType = UNSET
+    agent: AgentName | UnsetType | None = UNSET
+    model: AgentModel | UnsetType | None = UNSET
+    max_concurrent: MaxConcurrent | UnsetType = UNSET
 
 
 class TimelineAppend(_Body, kw_only=True):
@@ -94,6 +125,7 @@ class TaskCreate(_Body):
     skill_ids: list[Id] = msgspec.field(default_factory=list)
     agent_ids: list[Id] = msgspec.field(default_factory=list)
     dependencies: list[Id] = msgspec.field(default_factory=list)
+    auto_start: bool = False
 
 
 class TaskPatch(_Body):
@@ -107,6 +139,7 @@ class TaskPatch(_Body):
     skill_ids: list[Id] | UnsetType = UNSET
     agent_ids: list[Id] | UnsetType = UNSET
     dependencies: list[Id] | UnsetType = UNSET
+    auto_start: bool | UnsetType = UNSET
     timeline: list[TimelineAppend] | UnsetType = UNSET
 
 
@@ -198,8 +231,18 @@ class SpawnRequest(_Body):
     skills: list[str] = msgspec.field(default_factory=lambda: ["maestro-worker"])
     session_name: str | None = None
     role: SpawnRole = "worker"
-    agent: str = "claude"
-    model: str | None = None
+    # Not given (or null): the project's (service.spawning.agent_and_model).
+    agent: Annotated[
+        AgentName | None,
+        msgspec.Meta(description="The agent to run; default: the project's agent, else claude"),
+    ] = None
+    model: Annotated[
+        AgentModel | None,
+        msgspec.Meta(
+            description="Its model; default: the project's model when the agent is the "
+            "project's agent, else the agent's own default"
+        ),
+    ] = None
     spawn_source: SpawnSource = "api"
     spawned_by: str | None = None
     spawn_reason: str | None = None
@@ -239,6 +282,14 @@ _PATTERN_WORDS = {
     "specifier in parentheses, such as Edit or Bash(npm test:*)",
     AGENT_SESSION_ID_PATTERN: "an id of letters, digits, '_', '.', ':' or '-' "
     "starting with a letter or digit",
+    BRANCH_PATTERN: "a branch name git accepts: no spaces, control characters or any of "
+    "~ ^ : ? * [ \\; not starting with '-', '/' or '.'; no '..', '//', '@{' or '/.'; "
+    "not ending with '/', '.' or '.lock'",
+    INCLUDE_PATTERN: "a file pattern relative to the repository: not starting with '/', "
+    "without a '..' segment or control characters",
+    SETUP_COMMAND_PATTERN: "a command without NUL characters",
+    AGENT_MODEL_PATTERN: "a model name: starting with a letter or digit, without spaces "
+    "or control characters",
 }
 _TYPE_WORDS = {
     "str": "a string",

@@ -25,6 +25,15 @@ NO_REPORTS = "no_reports"
 AGENT_SESSION_START = "agent_session_start"
 AGENT_SESSION_END = "agent_session_end"
 FILE_MODIFIED = "file_modified"
+WORKTREE_CREATED = "worktree_created"
+"""The session's git worktree (data: ``worktree``, ``branch``, ``baseBranch``,
+``baseCommit``, ``mergedBranches``)."""
+WORKTREE_NOTE = "worktree_note"
+"""Something a person should know about the worktree (data: ``message``)."""
+WORKTREE_SUMMARY = "worktree_summary"
+"""When the agent exited: the branch's head and changed files with line counts
+(data: ``branch``, ``head``, ``baseCommit``, ``committedLeftovers``, ``files``
+[``path``, ``added``, ``deleted``], ``added``, ``deleted``, ``removed``, ``worktree``)."""
 REPORT_PREFIX = "report:"
 """``report:progress``, ``report:complete``...: what ``maestro report`` adds."""
 

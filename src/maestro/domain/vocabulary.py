@@ -1,4 +1,5 @@
-"""The words of the domain, once: statuses, priorities, roles, sources, decisions.
+"""The words of the domain, once: statuses, priorities, roles, sources, decisions,
+agents.
 
 Each is a ``Literal`` (what the Structs and the OpenAPI document use) and a tuple
 derived from it (what code iterates and checks against), so adding a word is one
@@ -23,7 +24,17 @@ TimelineEventType = Literal[
     "status_changed",
 ]
 SpawnRole = Literal["worker", "orchestrator"]
-SpawnSource = Literal["manual", "orchestrator", "ui", "cli", "api"]
+SpawnSource = Literal["manual", "orchestrator", "ui", "cli", "api", "dispatch"]
+"""Who asked for a spawn; ``dispatch``: the dispatcher, starting an ``autoStart``
+task whose dependencies have completed."""
+AgentName = Literal["claude", "codex", "custom"]
+"""The agents the agent side can launch (``agents.adapters.ADAPTERS``: a test
+keeps the two in step)."""
+DEFAULT_AGENT: AgentName = "claude"
+WorktreeMode = Literal["auto", "on", "off"]
+"""Whether a project's sessions each get a git worktree: ``auto`` when the
+project's ``workingDir`` is a git repository (the agent side looks), or always,
+or never."""
 ApprovalStatus = Literal["pending", "allowed", "denied", "expired"]
 ApprovalDecision = Literal["allow", "deny"]
 SessionAttention = Literal["approval", "input", "failed"]
@@ -37,6 +48,9 @@ FINISHED_SESSION_STATUSES: frozenset[SessionStatus] = frozenset({"completed", "f
 TASK_PRIORITIES: tuple[TaskPriority, ...] = get_args(TaskPriority)
 TIMELINE_EVENT_TYPES: tuple[TimelineEventType, ...] = get_args(TimelineEventType)
 SPAWN_ROLES: tuple[SpawnRole, ...] = get_args(SpawnRole)
+SPAWN_SOURCES: tuple[SpawnSource, ...] = get_args(SpawnSource)
+AGENT_NAMES: tuple[AgentName, ...] = get_args(AgentName)
+WORKTREE_MODES: tuple[WorktreeMode, ...] = get_args(WorktreeMode)
 APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
 APPROVAL_DECISIONS: tuple[ApprovalDecision, ...] = get_args(ApprovalDecision)
 SESSION_ATTENTION: tuple[SessionAttention, ...] = get_args(SessionAttention)

@@ -97,7 +97,10 @@ class ActivityLog:
             self._logs.move_to_end(session_id)
         lines = [dropped_line(post.dropped), *post.entries] if post.dropped else post.entries
         at = now_ms()
-        added = [ActivityEntry(log.next + i, at, line.kind, line.text) for i, line in enumerate(lines)]
+        added = [
+            ActivityEntry(index, at, line.kind, line.text)
+            for index, line in enumerate(lines, start=log.next)
+        ]
         log.next += len(added)
         log.entries.extend(added)
         size = sum(len(entry.text) for entry in added)

@@ -20,12 +20,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maestro.config import Settings
 from maestro.domain.errors import MaestroError
+from maestro.server.activity import ActivityLog
 from maestro.server.endpoint import Endpoint
 from maestro.server.errors import on_http_error, on_maestro_error, on_unexpected_error
 from maestro.server.hub import EventHub
 from maestro.server.notify import Notifier
 from maestro.server.openapi import build_openapi
-from maestro.server.routes import approvals, meta, projects, sessions, skills, subtasks, tasks
+from maestro.server.routes import (
+    activity,
+    approvals,
+    meta,
+    projects,
+    sessions,
+    skills,
+    subtasks,
+    tasks,
+)
 from maestro.server.routing import EndpointRouter
 from maestro.server.security import BrowserGuard, TokenGuard
 from maestro.server.stopping import StopSignals
@@ -45,6 +55,7 @@ ENDPOINTS: list[Endpoint] = [
     *tasks.ENDPOINTS,
     *subtasks.ENDPOINTS,
     *sessions.ENDPOINTS,
+    *activity.ENDPOINTS,
     *approvals.ENDPOINTS,
     *skills.ENDPOINTS,
 ]
@@ -109,6 +120,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     runs while it does."""
     store = store if store is not None else open_store(settings)
     hub = EventHub(settings.retained_events, settings.ws_queue_limit, debug=settings.debug)
+    activity_log = ActivityLog(hub)
     inbox = ApprovalInbox(store, settings.approval_timeout)
     # Requests waiting for a decision answer at once when a stop is asked for,
     # rather than holding the server's graceful stop (server.stopping).
@@ -120,6 +132,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         await store.open()
         hub.load(store.recent_events(), store.store_id)
         store.subscribe(hub.publish)
+        store.subscribe(activity_log.on_events)
         store.subscribe(inbox.watch.on_events)
         background = [asyncio.create_task(inbox.expire_forever(), name="maestro-approval-expiry")]
         if notifier is not None:
@@ -164,6 +177,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     app.router = EndpointRouter(build_routes(ENDPOINTS), lifespan=lifespan)
     app.state.settings = settings
     app.state.hub = hub
+    app.state.activity = activity_log
     app.state.workspace = Workspace(store, settings.server_url, settings.max_active_sessions)
     app.state.approvals = inbox
     app.state.started = time.monotonic()

@@ -9,6 +9,7 @@ from typing import Any
 
 from maestro.domain.models import Project, Session
 from maestro.domain.requests import SpawnRequest
+from maestro.domain.vocabulary import DEFAULT_AGENT, AgentName
 
 
 def session_env(
@@ -30,16 +31,32 @@ def session_env(
     }
 
 
+def agent_and_model(body: SpawnRequest, project: Project) -> tuple[AgentName, str | None]:
+    """The agent a spawn runs and its model. A spawn that names no agent gets the
+    project's (else claude); one that names no model gets the project's model
+    when it runs the project's agent: a model is one agent's word (``o3`` means
+    nothing to claude)."""
+    project_agent = project.agent or DEFAULT_AGENT
+    agent = body.agent or project_agent
+    if body.model is not None:
+        return agent, body.model
+    return agent, project.model if agent == project_agent else None
+
+
 def spawn_metadata(
-    body: SpawnRequest, skills: Sequence[str], idempotency_key: str | None
+    body: SpawnRequest,
+    skills: Sequence[str],
+    agent: AgentName,
+    model: str | None,
+    idempotency_key: str | None,
 ) -> dict[str, Any]:
     """What the spawned session records about how it was asked for; the runner
     and ``worker init`` read ``agent``, ``model`` and ``skills`` from it."""
     return {
         "skills": list(skills),
         "role": body.role,
-        "agent": body.agent,
-        "model": body.model,
+        "agent": agent,
+        "model": model,
         "spawnSource": body.spawn_source,
         "spawnedBy": body.spawned_by,
         "spawnReason": body.spawn_reason,

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
 from msgspec import UNSET
 from msgspec.structs import replace
 
@@ -54,7 +56,7 @@ from maestro.domain.requests import (
 from maestro.domain.responses import ProjectUsage, TaskUsage
 from maestro.service.approvals import delete_approvals, has_pending_approvals
 from maestro.service.links import attach, attach_all, detach, emit_link
-from maestro.service.spawning import session_env, spawn_metadata, spawn_request
+from maestro.service.spawning import agent_and_model, session_env, spawn_metadata, spawn_request
 from maestro.service.versions import (
     descendants,
     patched_session,
@@ -73,6 +75,9 @@ from maestro.service.versions import (
     without_dependencies,
 )
 from maestro.store.base import ApprovalQuery, SessionQuery, Store, TaskQuery, Transaction
+
+PROJECT_SETTINGS = tuple(f.name for f in msgspec.structs.fields(ProjectUpdate) if f.name != "name")
+"""What a project update may set besides its (checked and trimmed) name."""
 
 
 class Workspace:
@@ -152,9 +157,7 @@ class Workspace:
             project = Project(
                 id=new_id("proj"),
                 name=name,
-                working_dir=body.working_dir,
-                description=body.description,
-                permissions=body.permissions,
+                **{setting: getattr(body, setting) for setting in PROJECT_SETTINGS},
                 created_at=at,
                 updated_at=at,
             )
@@ -165,7 +168,7 @@ class Workspace:
     async def update_project(self, project_id: str, body: ProjectUpdate) -> Project:
         async with self.store.transaction() as tx:
             project = await self._project(tx, project_id)
-            changes = sent(body, ("working_dir", "description", "permissions"))
+            changes = sent(body, PROJECT_SETTINGS)
             if body.name is not UNSET:
                 changes["name"] = text(body.name, "name")
             project = replace(project, updated_at=later_than(project.updated_at), **changes)
@@ -248,11 +251,46 @@ class Workspace:
     async def _check_dependencies(
         self, tx: Transaction, task: Task, ids: list[str]
     ) -> tuple[str, ...]:
+        """``ids``, once each: tasks of the task's project that do not, through
+        their own dependencies, lead back to the task."""
         wanted = unique(ids)
-        if task.id in wanted:
-            raise ValidationFailed("dependencies must not include the task itself", "dependencies")
         await self._tasks_of_project(tx, wanted, task.project_id, "dependencies")
+        added = [d for d in wanted if d not in task.dependencies]
+        if cycle := await self._dependency_cycle(tx, task.id, added):
+            raise ValidationFailed(
+                f"dependencies would make a cycle: {' → '.join(cycle)}",
+                "dependencies",
+                cycle=cycle,
+            )
         return wanted
+
+    @staticmethod
+    async def _dependency_cycle(
+        tx: Transaction, task_id: str, added: Sequence[str]
+    ) -> list[str] | None:
+        """The shortest cycle that depending on ``added`` would close through the
+        task (``[task, added dependency, ..., task]``), or None.
+
+        Only what the added dependencies lead to is read: the graph had no cycle
+        before (each earlier change was checked), so a new one goes through a new
+        edge. Breadth first, so the cycle named is a shortest one."""
+        came_from: dict[str, str | None] = dict.fromkeys(added)
+        queue = deque(added)
+        while queue:
+            current = queue.popleft()
+            if current == task_id:
+                path: list[str] = []
+                step: str | None = current
+                while step is not None:
+                    path.append(step)
+                    step = came_from[step]
+                return [task_id, *reversed(path)]
+            stored = await tx.get(Task, current)
+            for dependency in stored.dependencies if stored is not None else ():
+                if dependency not in came_from:
+                    came_from[dependency] = current
+                    queue.append(dependency)
+        return None
 
     async def create_task(self, body: TaskCreate) -> Task:
         title = text(body.title, "title")
@@ -270,6 +308,7 @@ class Workspace:
                 priority=body.priority,
                 skill_ids=unique(body.skill_ids),
                 agent_ids=unique(body.agent_ids),
+                auto_start=body.auto_start,
                 timeline=(timeline("created", at, "Task created"),),
                 created_at=at,
                 updated_at=at,
@@ -278,7 +317,9 @@ class Workspace:
             )
             await self._project(tx, task.project_id)
             await self._check_parent(tx, task, body.parent_id)
-            dependencies = await self._check_dependencies(tx, task, body.dependencies)
+            # No cycle to look for: nothing depends on a task not yet made.
+            dependencies = unique(body.dependencies)
+            await self._tasks_of_project(tx, dependencies, task.project_id, "dependencies")
             task = replace(task, dependencies=dependencies)
             tx.put(task)
             tx.emit(ev.TASK_CREATED, task, task.project_id)
@@ -309,7 +350,7 @@ class Workspace:
         changes: dict[str, Any] = {}
         if body.title is not UNSET:
             changes["title"] = text(body.title, "title")
-        changes.update(sent(body, ("description", "initial_prompt", "priority")))
+        changes.update(sent(body, ("description", "initial_prompt", "priority", "auto_start")))
         if body.skill_ids is not UNSET:
             changes["skill_ids"] = unique(body.skill_ids)
         if body.agent_ids is not UNSET:
@@ -692,6 +733,7 @@ class Workspace:
                 check_id(body.spawned_by, "spawnedBy")
             session_id = new_id("sess")
             skills = unique(body.skills)
+            agent, model = agent_and_model(body, project)
             env = session_env(session_id, project.id, task_ids, self.server_url, skills, body.role)
             at = self._birth()
             session = Session(
@@ -700,7 +742,7 @@ class Workspace:
                 name=body.session_name or session_name(tasks, session_id),
                 status="spawning",
                 env=env,
-                metadata=spawn_metadata(body, skills, idempotency_key),
+                metadata=spawn_metadata(body, skills, agent, model, idempotency_key),
                 started_at=at,
                 last_activity=at,
                 hostname=socket.gethostname(),

@@ -113,9 +113,37 @@ export class Actions {
     });
   }
 
+  /**
+   * Ask the agent of a finished session something more: a new session that
+   * resumes its conversation, with the same tasks, skills, role, agent and model.
+   */
+  followUp(session, prompt) {
+    const meta = session.metadata ?? {};
+    const fields = { projectId: session.projectId, taskIds: session.taskIds, followUpOf: session.id, followUpPrompt: prompt };
+    for (const key of ["skills", "role", "agent", "model"]) if (meta[key] != null) fields[key] = meta[key];
+    return this.spawnWorker(fields);
+  }
+
   async deleteSession(id) {
     await api.delete(paths.session(id));
     this.model.forgetSession(id);
+  }
+
+  // -- approvals -------------------------------------------------------------
+
+  /** Allow or deny; the decided approval leaves the inbox at once (its event follows). */
+  async decideApproval(id, { decision, message = "", remember = false }) {
+    const body = { decision, decidedBy: "ui" };
+    if (message) body.message = message;
+    if (remember) body.remember = true;
+    const approval = await api.post(paths.decision(id), body);
+    this.model.putApproval(approval);
+    return approval;
+  }
+
+  /** Decided elsewhere (a 409 said so): gone here too, before its event arrives. */
+  forgetApproval(id) {
+    this.model.putApproval({ id, status: "decided" });
   }
 
   skills() {

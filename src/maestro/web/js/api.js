@@ -51,6 +51,11 @@ async function request(method, path, body) {
 
 const enc = encodeURIComponent;
 
+function withQuery(path, params) {
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v != null)).toString();
+  return query ? `${path}?${query}` : path;
+}
+
 // Relative paths, so the UI also works when served under a path prefix.
 export const api = {
   get: (path) => request("GET", path),
@@ -74,5 +79,8 @@ export const paths = {
   session: (id) => `api/sessions/${enc(id)}`,
   sessionTask: (id, taskId) => `api/sessions/${enc(id)}/tasks/${enc(taskId)}`,
   spawn: () => "api/sessions/spawn",
+  activity: (id, since) => withQuery(`api/sessions/${enc(id)}/activity`, { since }),
+  approvals: (filters = {}) => withQuery("api/approvals", filters),
+  decision: (id) => `api/approvals/${enc(id)}/decision`,
   skills: () => "api/skills",
 };

@@ -11,6 +11,9 @@ import { UsageTotals } from "./usage.js";
 import { Board } from "./views/board.js";
 import { ConnectionIndicator } from "./views/connection.js";
 import { deleteProjectDialog, projectDialog, taskDialog } from "./views/forms.js";
+import { DesktopNotifications } from "./notifications.js";
+import { Inbox } from "./views/inbox.js";
+import { NotificationToggle } from "./views/notification-toggle.js";
 import { Notices } from "./views/notices.js";
 import { projectHeader, welcome } from "./views/project.js";
 import { SessionsView } from "./views/sessions.js";
@@ -37,7 +40,13 @@ const sidebar = new Sidebar($("sidebar"), {
   onDelete: (project) => deleteProjectDialog(actions, project),
 });
 const board = new Board(actions);
-const sessions = new SessionsView(actions);
+const inbox = new Inbox($("inbox-button"), $("inbox"), { actions, notices });
+const sessions = new SessionsView(actions, { onOpenInbox: () => inbox.open() });
+const desktop = new DesktopNotifications({
+  onApproval: (approval) => inbox.open(approval.id),
+  onSession: (session) => navigate({ projectId: session.projectId, view: "sessions", sessionId: session.id }),
+});
+new NotificationToggle($("notifications-toggle"), desktop, notices);
 const detail = new TaskDetail($("detail"), { model, actions, notices, usage });
 const main = $("main");
 const mainHeader = h("div", { class: "main-header" });
@@ -47,6 +56,9 @@ function render() {
   const focused = document.activeElement;
   const focusKey = focused?.dataset?.focusKey;
   resolveRoute();
+  inbox.render(model);
+  const waiting = model.approvals.size;
+  document.title = waiting ? `(${waiting}) Maestro` : "Maestro";
   sidebar.render(model, route);
   renderMain();
   const closedTaskId = shownTaskId && !route.taskId ? shownTaskId : null;
@@ -67,12 +79,13 @@ function resolveRoute() {
   if (!model.loaded) return;
   if (route.projectId && model.projects.has(route.projectId)) return;
   const first = model.projectList()[0];
-  route = first ? { projectId: first.id, view: "board", taskId: null } : parseRoute("");
+  route = first ? { ...parseRoute(""), projectId: first.id } : parseRoute("");
   history.replaceState(null, "", first ? `#/projects/${encodeURIComponent(first.id)}` : "#/");
 }
 
 function renderMain() {
   const project = route.projectId ? model.projects.get(route.projectId) : null;
+  if (!project || route.view !== "sessions") sessions.leave();
   if (!project) {
     if (model.loaded) {
       fill(mainHeader);
@@ -88,8 +101,8 @@ function renderMain() {
     }),
   );
   if (route.view === "sessions") {
-    sessions.render(model, project);
-    setContent(sessions.el);
+    setContent(sessions.el); // on screen first, so a picked session can scroll into view
+    sessions.render(model, project, route.sessionId);
   } else {
     board.render(model, project, route.taskId);
     setContent(board.el);
@@ -127,6 +140,7 @@ const indicator = new ConnectionIndicator($("connection"), () => live.reconnectN
 const live = new LiveFeed({
   onEvent: (message) => {
     usage.handle(message);
+    desktop.handle(message, model); // before the model applies it: it compares with the version before
     model.handle(message);
   },
   onResync: reload,

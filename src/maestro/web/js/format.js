@@ -25,6 +25,19 @@ export const SESSION_STATUSES = [
 
 export const FINISHED_SESSION_STATUSES = new Set(["completed", "failed"]);
 
+/** Why a session needs a person now (its `attention`), most urgent first. */
+export const SESSION_ATTENTION = [
+  ["approval", "Approval needed"],
+  ["input", "Input needed"],
+  ["failed", "Failed"],
+];
+
+const attentionLabels = new Map(SESSION_ATTENTION);
+
+export function attentionLabel(attention) {
+  return attentionLabels.get(attention) ?? String(attention);
+}
+
 export const TIMELINE_TYPES = {
   created: { label: "Created", icon: "✦" },
   status_changed: { label: "Status", icon: "⇄" },
@@ -64,6 +77,32 @@ export function ago(ms) {
 
 export function absolute(ms) {
   return ms ? new Date(ms).toLocaleString() : "";
+}
+
+/** 14:03:27, for lines of a live log. */
+export function clock(ms) {
+  return ms ? new Date(ms).toLocaleTimeString([], { hour12: false }) : "";
+}
+
+// -- approvals -------------------------------------------------------------------
+
+/**
+ * What an approval asks to touch, in full: [kind, text]. The command, file path
+ * or URL when the input has one, else the whole input as indented JSON.
+ */
+export function approvalTarget(input) {
+  if (input && typeof input === "object" && !Array.isArray(input)) {
+    if (typeof input.command === "string") return ["Command", input.command];
+    if (typeof input.file_path === "string") return ["File", input.file_path];
+    if (typeof input.url === "string") return ["URL", input.url];
+  }
+  return ["Input", JSON.stringify(input, null, 2) ?? String(input)];
+}
+
+/** Cut long text for one line (a notification's title), with an ellipsis. */
+export function truncate(text, length) {
+  const line = String(text).replace(/\s+/g, " ").trim();
+  return line.length > length ? `${line.slice(0, length - 1)}…` : line;
 }
 
 // -- usage and permissions -----------------------------------------------------

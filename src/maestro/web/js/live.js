@@ -11,6 +11,17 @@ const MIN_DELAY_MS = 250;
 const MAX_DELAY_MS = 3000;
 const PING_EVERY_MS = 25000;
 
+/** The server's WebSocket URL (next to the page), with the token and `params`. */
+export function socketUrl(params = {}) {
+  const url = new URL("ws", window.location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.hash = "";
+  for (const [key, value] of Object.entries(params)) if (value != null) url.searchParams.set(key, value);
+  const token = getToken();
+  if (token) url.searchParams.set("token", token);
+  return url.href;
+}
+
 export class LiveFeed {
   /**
    * onEvent(message): one event, in seq order, never twice.
@@ -35,16 +46,8 @@ export class LiveFeed {
   }
 
   url() {
-    const url = new URL("ws", window.location.href);
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    url.hash = "";
-    if (this.lastSeq !== null) {
-      url.searchParams.set("since", String(this.lastSeq));
-      if (this.storeId) url.searchParams.set("storeId", this.storeId);
-    }
-    const token = getToken();
-    if (token) url.searchParams.set("token", token);
-    return url.href;
+    if (this.lastSeq === null) return socketUrl();
+    return socketUrl({ since: String(this.lastSeq), storeId: this.storeId });
   }
 
   connect() {

@@ -2,6 +2,7 @@
 //   #/projects/<id>                 the board
 //   #/projects/<id>/tasks/<taskId>  the board with a task's detail open
 //   #/projects/<id>/sessions        the sessions of the project
+//   #/projects/<id>/sessions/<sid>  the same, with one session picked out
 
 export function parseRoute(hash) {
   const parts = hash
@@ -15,19 +16,23 @@ export function parseRoute(hash) {
         return part;
       }
     });
-  const route = { projectId: null, view: "board", taskId: null };
+  const route = { projectId: null, view: "board", taskId: null, sessionId: null };
   if (parts[0] === "projects" && parts[1]) {
     route.projectId = parts[1];
     if (parts[2] === "tasks" && parts[3]) route.taskId = parts[3];
-    else if (parts[2] === "sessions") route.view = "sessions";
+    else if (parts[2] === "sessions") {
+      route.view = "sessions";
+      route.sessionId = parts[3] ?? null;
+    }
   }
   return route;
 }
 
-export function href({ projectId, view = "board", taskId = null }) {
+export function href({ projectId, view = "board", taskId = null, sessionId = null }) {
   if (!projectId) return "#/";
   const base = `#/projects/${encodeURIComponent(projectId)}`;
   if (taskId) return `${base}/tasks/${encodeURIComponent(taskId)}`;
+  if (sessionId) return `${base}/sessions/${encodeURIComponent(sessionId)}`;
   return view === "sessions" ? `${base}/sessions` : base;
 }
 

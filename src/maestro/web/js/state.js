@@ -1,6 +1,7 @@
-// The in-memory model: projects, tasks and sessions by id, filled from REST and
-// kept current by WebSocket events (which carry full entities). It holds no
-// rules of its own: it keeps the newest version of each entity it is given.
+// The in-memory model: projects, tasks and sessions by id, and the pending
+// approvals of every project, filled from REST and kept current by WebSocket
+// events (which carry full entities). It holds no rules of its own: it keeps
+// the newest version of each entity it is given.
 
 import { api, paths } from "./api.js";
 
@@ -12,11 +13,13 @@ export class Model extends EventTarget {
     this.projects = new Map();
     this.tasks = new Map();
     this.sessions = new Map();
+    this.approvals = new Map(); // the pending ones only
     this.loaded = false;
     this.loading = 0; // generation of the reload in flight, 0 when none
     this.generation = 0;
     this.queue = [];
     this.deleted = new Set();
+    this.decided = new Set(); // approvals no longer pending: a late copy must not bring one back
   }
 
   // -- loading --------------------------------------------------------------
@@ -26,16 +29,19 @@ export class Model extends EventTarget {
     const generation = ++this.generation;
     this.loading = generation;
     try {
-      const [projects, tasks, sessions] = await Promise.all([
+      const [projects, tasks, sessions, approvals] = await Promise.all([
         api.get(paths.projects()),
         api.get(paths.tasks()),
         api.get(paths.sessions()),
+        api.get(paths.approvals({ status: "pending" })),
       ]);
       if (generation !== this.generation) return; // a newer reload won
       this.projects = byId(projects);
       this.tasks = byId(tasks);
       this.sessions = byId(sessions);
+      this.approvals = byId(approvals);
       this.deleted.clear();
+      this.decided.clear();
       this.loaded = true;
     } finally {
       if (generation === this.generation) {
@@ -68,6 +74,7 @@ export class Model extends EventTarget {
         break;
       case "project:deleted":
         this.remove(this.projects, data.id);
+        this.dropApprovals((a) => a.projectId === data.id);
         break;
       case "task:created":
       case "task:updated":
@@ -82,6 +89,12 @@ export class Model extends EventTarget {
         break;
       case "session:deleted":
         this.remove(this.sessions, data.id);
+        // A session's approvals go with it, without events of their own.
+        this.dropApprovals((a) => a.sessionId === data.id);
+        break;
+      case "approval:created":
+      case "approval:decided":
+        this.putApproval(data, false);
         break;
       default:
         // Link and subtask events are always followed by the full entity
@@ -111,6 +124,24 @@ export class Model extends EventTarget {
     if (current && current[versionKey] > entity[versionKey]) return;
     map.set(entity.id, entity);
     if (notify) this.changed();
+  }
+
+  /** Keep a pending approval; forget one that is decided or expired, for good. */
+  putApproval(approval, notify = true) {
+    if (!approval?.id) return;
+    if (approval.status === "pending" && !this.decided.has(approval.id)) {
+      this.approvals.set(approval.id, approval);
+    } else {
+      this.decided.add(approval.id);
+      this.approvals.delete(approval.id);
+    }
+    if (notify) this.changed();
+  }
+
+  dropApprovals(test) {
+    for (const approval of [...this.approvals.values()]) {
+      if (test(approval)) this.approvals.delete(approval.id);
+    }
   }
 
   remove(map, id, notify = false) {
@@ -165,6 +196,16 @@ export class Model extends EventTarget {
 
   sessionsFor(task) {
     return task.sessionIds.map((id) => this.sessions.get(id)).filter(Boolean);
+  }
+
+  /** Pending approvals of every project, oldest first (the order they were asked in). */
+  pendingApprovals() {
+    return [...this.approvals.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  /** Whether the model is current: loaded, and no reload is replacing it. */
+  get live() {
+    return this.loaded && !this.loading;
   }
 }
 

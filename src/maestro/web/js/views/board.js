@@ -4,7 +4,7 @@
 // torn down by an unrelated live update.
 
 import { h, select, srOnly } from "../dom.js";
-import { TASK_STATUSES, label } from "../format.js";
+import { SESSION_ATTENTION, TASK_STATUSES, label } from "../format.js";
 import { href } from "../router.js";
 
 export class Board {
@@ -77,7 +77,7 @@ export class Board {
     const signature = JSON.stringify([
       task.updatedAt,
       task.id === selectedTaskId,
-      sessions.map((s) => [s.id, s.status]),
+      sessions.map((s) => [s.id, s.status, s.attention]),
       parent?.title ?? null,
     ]);
     const cached = this.cards.get(task.id);
@@ -90,10 +90,11 @@ export class Board {
   buildCard(task, sessions, parent, selected) {
     const done = task.subtasks.filter((s) => s.completed).length;
     const total = task.subtasks.length;
+    const attention = attentionBadges(sessions);
     const card = h(
       "li",
       {
-        class: selected ? "card selected" : "card",
+        class: ["card", selected ? "selected" : "", attention ? "needs-attention" : ""].filter(Boolean).join(" "),
         draggable: "true",
         "data-testid": "task-card",
         "data-task-id": task.id,
@@ -109,6 +110,7 @@ export class Board {
         ),
         sessionBadges(sessions),
       ),
+      attention,
       h(
         "a",
         {
@@ -169,6 +171,28 @@ export class Board {
     });
     return card;
   }
+}
+
+/** What the task's sessions need from a person: "⚑ Approval needed", most urgent first. */
+function attentionBadges(sessions) {
+  const needing = sessions.filter((s) => s.attention);
+  if (!needing.length) return null;
+  return h(
+    "div",
+    {
+      class: "card-attention",
+      "data-testid": "card-attention",
+      title: needing.map((s) => `${s.name || s.id}: ${s.attention}`).join("\n"),
+    },
+    SESSION_ATTENTION.filter(([kind]) => needing.some((s) => s.attention === kind)).map(([kind, text]) => {
+      const n = needing.filter((s) => s.attention === kind).length;
+      return h(
+        "span",
+        { class: `badge attention attention-${kind}`, "data-attention": kind },
+        `⚑ ${text}${n > 1 ? ` (${n})` : ""}`,
+      );
+    }),
+  );
 }
 
 /** One badge per session status: "1 running", "2 spawning". */

@@ -2,7 +2,7 @@
 // Escape and makes the page behind it inert. Server errors stay inside the
 // dialog (role=alert) so the user can fix the input and try again.
 
-import { h } from "../dom.js";
+import { fill, h } from "../dom.js";
 
 let counter = 0;
 
@@ -64,11 +64,7 @@ export function openDialog({
         const result = await onSubmit(Object.fromEntries(new FormData(form)), form);
         close(result ?? true);
       } catch (err) {
-        error.replaceChildren(
-          h("strong", {}, err.message || String(err)),
-          err.code ? h("span", { class: "error-code" }, ` ${err.code}`) : null,
-        );
-        error.hidden = false;
+        showError(error, err);
         busy = false;
         submit.disabled = false;
       }
@@ -91,6 +87,12 @@ export function confirmDialog({ title, message, confirmLabel, onConfirm, testid 
     danger: true,
     onSubmit: onConfirm,
   });
+}
+
+/** The server's message and code (or any error's message) in `el`, shown. */
+export function showError(el, err) {
+  fill(el, h("strong", {}, err.message || String(err)), err.code ? h("span", { class: "error-code" }, ` ${err.code}`) : null);
+  el.hidden = false;
 }
 
 function restoreFocus(opener, key) {

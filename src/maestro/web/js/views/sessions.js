@@ -1,29 +1,52 @@
-// The sessions of a project: status, role, agent, tasks, start and last
-// activity, what the agent spent (once it reported), and each session's events;
-// "Active only" hides finished ones.
+// The sessions of a project: status, what needs a person (attention), role,
+// agent, tasks, start and last activity, what the agent spent (once it
+// reported), each session's events, its live activity pane, and for a
+// finished one a follow-up box; "Active only" hides finished ones.
+//
+// Each session keeps its row element for as long as it is listed: the part
+// that shows the session is redrawn when the session changes, while the
+// activity pane (which holds a WebSocket while open) and the follow-up box (a
+// draft being typed) stay where they are.
 
 import { fill, h } from "../dom.js";
-import { FINISHED_SESSION_STATUSES, absolute, ago, cost, count, duration, label, tokenBreakdown } from "../format.js";
+import {
+  FINISHED_SESSION_STATUSES,
+  absolute,
+  ago,
+  attentionLabel,
+  cost,
+  count,
+  duration,
+  label,
+  tokenBreakdown,
+} from "../format.js";
 import { href } from "../router.js";
+import { ActivityPane } from "./activity.js";
+import { FollowUpBox } from "./follow-up.js";
 import { deleteSessionDialog } from "./forms.js";
 
 const isActive = (session) => !FINISHED_SESSION_STATUSES.has(session.status);
 
 export class SessionsView {
-  constructor(actions) {
+  /** onOpenInbox(): show the approvals waiting (from a session's attention badge). */
+  constructor(actions, { onOpenInbox }) {
     this.actions = actions;
+    this.onOpenInbox = onOpenInbox;
     this.activeOnly = false;
     this.openEvents = new Set(); // session ids whose events list is expanded
+    this.rows = new Map(); // session id -> SessionRow
+    this.selectedId = null;
     this.summary = h("span", { class: "muted", "data-testid": "sessions-count" });
     const filter = h("input", {
       type: "checkbox",
       "data-testid": "sessions-active-only",
       onchange: (event) => {
         this.activeOnly = event.target.checked;
-        this.render(this.model, this.project);
+        this.render(this.model, this.project, this.selectedId);
       },
     });
     this.list = h("div", { class: "session-list", "data-testid": "session-list" });
+    this.empty = h("p", { class: "empty muted" });
     this.el = h(
       "section",
       { class: "sessions-view", "data-testid": "sessions-view", "aria-label": "Sessions" },
@@ -32,31 +55,101 @@ export class SessionsView {
     );
   }
 
-  render(model, project) {
+  /** `selectedId`: the session the route points at (#/projects/<id>/sessions/<sid>). */
+  render(model, project, selectedId = null) {
     this.model = model;
     this.project = project;
     const all = model.sessionsOf(project.id);
     const shown = this.activeOnly ? all.filter(isActive) : all;
     const active = all.filter(isActive).length;
     this.summary.textContent = `${all.length} session(s), ${active} active`;
-    fill(
-      this.list,
-      shown.length
-        ? shown.map((s) => this.row(model, s))
-        : h(
-            "p",
-            { class: "empty muted" },
-            this.activeOnly && all.length ? "No active sessions." : "No sessions yet. Open a task and spawn a worker.",
-          ),
+
+    const listed = new Set(all.map((s) => s.id));
+    for (const [id, row] of this.rows) {
+      if (!listed.has(id)) {
+        row.dispose();
+        this.rows.delete(id);
+      }
+    }
+    const els = shown.map((session) => {
+      let row = this.rows.get(session.id);
+      if (!row) {
+        row = new SessionRow(session, this);
+        this.rows.set(session.id, row);
+      }
+      row.update(session, session.id === selectedId);
+      return row.el;
+    });
+    const shownIds = new Set(shown.map((s) => s.id));
+    for (const [id, row] of this.rows) if (!shownIds.has(id)) row.hide();
+
+    this.empty.textContent =
+      this.activeOnly && all.length ? "No active sessions." : "No sessions yet. Open a task and spawn a worker.";
+    const children = els.length ? els : [this.empty];
+    children.forEach((el, index) => {
+      if (this.list.children[index] !== el) this.list.insertBefore(el, this.list.children[index] ?? null);
+    });
+    while (this.list.children.length > children.length) this.list.lastElementChild.remove();
+    for (const time of this.list.querySelectorAll("time[data-ago]")) time.textContent = ago(Number(time.dataset.ago));
+
+    if (selectedId !== this.selectedId) {
+      this.selectedId = selectedId;
+      this.rows.get(selectedId)?.el.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  /** The view left the screen: close the activity panes (and their sockets). */
+  leave() {
+    for (const row of this.rows.values()) row.hide();
+  }
+}
+
+class SessionRow {
+  constructor({ id: sessionId, projectId }, view) {
+    this.id = sessionId;
+    this.view = view;
+    this.signature = null;
+    this.body = h("div", { class: "session-body" });
+    this.activity = new ActivityPane(sessionId, projectId);
+    this.followUp = new FollowUpBox(sessionId, () => view.model.sessions.get(sessionId), view.actions);
+    this.el = h(
+      "article",
+      { class: "session", "data-testid": "session-row", "data-session-id": sessionId },
+      this.body,
+      this.activity.el,
+      this.followUp.el,
     );
   }
 
-  row(model, session) {
+  update(session, selected) {
+    const model = this.view.model;
+    const tasks = session.taskIds.map((id) => model.tasks.get(id)).filter(Boolean);
+    this.el.dataset.status = session.status;
+    this.el.dataset.attention = session.attention ?? "";
+    this.el.classList.toggle("selected", selected);
+    this.followUp.el.hidden = !FINISHED_SESSION_STATUSES.has(session.status);
+    const signature = JSON.stringify([session.lastActivity, session.status, session.attention, tasks.map((t) => [t.id, t.title])]);
+    if (signature === this.signature) return;
+    this.signature = signature;
+    fill(this.body, this.content(session, tasks));
+  }
+
+  hide() {
+    this.activity.close();
+  }
+
+  dispose() {
+    this.activity.close();
+    this.el.remove();
+  }
+
+  content(session, tasks) {
+    const view = this.view;
     const meta = session.metadata ?? {};
     const events = [...session.events].reverse();
     const details = h(
       "details",
-      { class: "session-events", "data-testid": "session-events", open: this.openEvents.has(session.id) },
+      { class: "session-events", "data-testid": "session-events", open: view.openEvents.has(session.id) },
       h("summary", { "data-focus-key": `session-events-${session.id}` }, `Events (${events.length})`),
       events.length
         ? h(
@@ -66,7 +159,7 @@ export class SessionsView {
               h(
                 "li",
                 { "data-testid": "session-event" },
-                h("time", { datetime: new Date(event.timestamp).toISOString(), title: absolute(event.timestamp) }, ago(event.timestamp)),
+                time(event.timestamp),
                 h("code", { class: "event-type" }, event.type),
                 event.data == null ? null : h("span", { class: "event-data" }, summarize(event.data)),
               ),
@@ -75,17 +168,16 @@ export class SessionsView {
         : h("p", { class: "muted" }, "No events."),
     );
     details.addEventListener("toggle", () => {
-      if (details.open) this.openEvents.add(session.id);
-      else this.openEvents.delete(session.id);
+      if (details.open) view.openEvents.add(session.id);
+      else view.openEvents.delete(session.id);
     });
-    const tasks = session.taskIds.map((id) => model.tasks.get(id)).filter(Boolean);
-    return h(
-      "article",
-      { class: "session", "data-testid": "session-row", "data-session-id": session.id, "data-status": session.status },
+    const followUpOf = meta.followUpOf ? view.model.sessions.get(meta.followUpOf) : null;
+    return [
       h(
         "header",
         { class: "session-head" },
         h("h3", { "data-testid": "session-name" }, session.name || session.id),
+        attentionBadge(session, view.onOpenInbox),
         h("span", { class: `badge session-${session.status}`, "data-testid": "session-status" }, label(session.status)),
         h(
           "button",
@@ -96,7 +188,7 @@ export class SessionsView {
             title: "Delete session",
             "data-focus-key": `session-delete-${session.id}`,
             "data-testid": "session-delete",
-            onclick: () => deleteSessionDialog(this.actions, session),
+            onclick: () => deleteSessionDialog(view.actions, session),
           },
           "✕",
         ),
@@ -113,14 +205,46 @@ export class SessionsView {
             : "—",
           "session-tasks",
         ),
-        item("Started", h("time", { title: absolute(session.startedAt) }, ago(session.startedAt)), "session-started"),
-        item("Last activity", h("time", { title: absolute(session.lastActivity) }, ago(session.lastActivity)), "session-last-activity"),
+        item("Started", time(session.startedAt), "session-started"),
+        item("Last activity", time(session.lastActivity), "session-last-activity"),
         item("Id", h("code", {}, session.id)),
+        meta.followUpOf
+          ? item(
+              "Follows up",
+              h(
+                "a",
+                { href: href({ projectId: session.projectId, view: "sessions", sessionId: meta.followUpOf }) },
+                followUpOf?.name || meta.followUpOf,
+              ),
+              "session-follow-up-of",
+            )
+          : null,
       ),
       usageList(session),
       details,
-    );
+    ];
   }
+}
+
+/** Why the session needs a person; an approval badge opens the inbox. */
+function attentionBadge(session, onOpenInbox) {
+  if (!session.attention) return null;
+  const props = {
+    class: `badge attention attention-${session.attention}`,
+    "data-testid": "session-attention",
+    "data-attention": session.attention,
+  };
+  const text = `⚑ ${attentionLabel(session.attention)}`;
+  if (session.attention !== "approval") return h("span", props, text);
+  return h(
+    "button",
+    { ...props, type: "button", title: "Open the inbox", "data-focus-key": `session-attention-${session.id}`, onclick: onOpenInbox },
+    text,
+  );
+}
+
+function time(ms) {
+  return h("time", { datetime: ms ? new Date(ms).toISOString() : null, title: absolute(ms), "data-ago": ms }, ago(ms));
 }
 
 /** Tokens, cost, turns, duration, model and the agent's own session id, when known. */
