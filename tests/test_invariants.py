@@ -1,10 +1,11 @@
 """The many-to-many invariants (SPEC section 3) under random request sequences.
 
 A hypothesis state machine drives a real server with creates, links, unlinks,
-PATCHes of ``sessionIds`` / ``taskIds`` / ``parentId`` / ``dependencies``, deletes
-(with and without cascade) and spawns, some of them naming deleted ids or ids of
-another project. It keeps a model of what should exist and be linked, predicts the
-status of every request, and after every step reads the whole project back:
+PATCHes of ``sessionIds`` / ``taskIds`` / ``parentId`` / ``dependencies`` (cycles
+refused), deletes (with and without cascade) and spawns, some of them naming
+deleted ids or ids of another project. It keeps a model of what should exist and
+be linked, predicts the status of every request, and after every step reads the
+whole project back:
 
 - task T lists session S in ``sessionIds`` exactly when S lists T in ``taskIds``;
 - no id in ``sessionIds``, ``taskIds``, ``dependencies`` or ``parentId`` dangles;
@@ -95,6 +96,19 @@ class LinkMachine(RuleBasedStateMachine):
     def errors_from_abroad(ids: list[str], live: Container[str]) -> set[int]:
         """Naming our entities from the foreign project: 400 if they exist, else 404."""
         return {400 if i in live else 404 for i in ids}
+
+    def closes_cycle(self, task_id: str, dependencies: list[str]) -> bool:
+        """Whether ``task_id`` depending on ``dependencies`` would make a cycle."""
+        seen: set[str] = set()
+        todo = list(dependencies)
+        while todo:
+            current = todo.pop()
+            if current == task_id:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo.extend(self.dependencies.get(current, []))
+        return False
 
     def descendants(self, task_id: str) -> set[str]:
         found = {task_id}
@@ -285,8 +299,8 @@ class LinkMachine(RuleBasedStateMachine):
             expected = {404}
         else:
             expected = self.task_errors(dependencies)
-            if task in dependencies:
-                expected.add(400)  # a task may not depend on itself
+            if self.closes_cycle(task, dependencies):
+                expected.add(400)  # dependencies never cycle (a task on itself included)
         body = {"dependencies": dependencies}
         response = self.call("PATCH", f"/api/tasks/{task}", expected, json=body)
         if response.status_code == 200 and task != self.foreign_task:

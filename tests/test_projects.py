@@ -30,6 +30,15 @@ def test_creating_a_project_answers_201_with_the_full_project(api: httpx.Client)
         "workingDir",
         "description",
         "permissions",
+        # SPEC section 12 (worktrees, dispatch): see tests/server/test_dispatch_fields.py
+        "worktrees",
+        "baseBranch",
+        "setupCommand",
+        "setupTimeout",
+        "worktreeInclude",
+        "agent",
+        "model",
+        "maxConcurrent",
         "createdAt",
         "updatedAt",
     }

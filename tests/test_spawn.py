@@ -133,7 +133,7 @@ def test_an_unknown_spawn_source_is_refused(api: httpx.Client) -> None:
         response,
         400,
         "VALIDATION_ERROR",
-        "spawnSource must be one of manual, orchestrator, ui, cli, api",
+        "spawnSource must be one of manual, orchestrator, ui, cli, api, dispatch",
     )
 
 

@@ -27,6 +27,7 @@ TASK_FIELDS = {
     "skillIds",
     "agentIds",
     "dependencies",
+    "autoStart",  # SPEC section 12 (dispatch)
     "subtasks",
     "timeline",
     "createdAt",
@@ -77,6 +78,7 @@ def test_creating_a_task_answers_201_with_every_field_and_its_defaults(api: http
     assert task["initialPrompt"] == ""
     assert task["status"] == "pending"
     assert task["priority"] == "medium"
+    assert task["autoStart"] is False
     for field in ("sessionIds", "skillIds", "agentIds", "dependencies", "subtasks"):
         assert task[field] == []
     assert task["updatedAt"] == task["createdAt"]

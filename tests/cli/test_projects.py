@@ -149,3 +149,56 @@ def test_usage_sums_the_projects_sessions(
     assert "$0.0246" in human.stdout
     assert "in 2,400" in human.stdout
     assert "claude-sonnet-4-5" in human.stdout
+
+
+def test_create_and_update_set_the_worktree_and_dispatch_settings(
+    cli: Cli, api: httpx.Client
+) -> None:
+    created = cli(
+        "project", "create", "Repo", "--dir", "/tmp", "--worktrees", "on",
+        "--base-branch", "develop", "--setup-command", "npm ci", "--setup-timeout", "120",
+        "--include", ".env", "--include", "config/*.local", "--agent", "codex",
+        "--model", "o3", "--max-concurrent", "3", "--json",
+    )  # fmt: skip
+    assert created.code == 0, created.stderr
+    project = api.get(f"/api/projects/{created.data['id']}").json()
+    assert {k: project[k] for k in SETTINGS} == {
+        "worktrees": "on",
+        "baseBranch": "develop",
+        "setupCommand": "npm ci",
+        "setupTimeout": 120,
+        "worktreeInclude": [".env", "config/*.local"],
+        "agent": "codex",
+        "model": "o3",
+        "maxConcurrent": 3,
+    }
+    shown = cli("project", "show", project["id"])
+    assert "develop" in shown.stdout and "config/*.local" in shown.stdout
+    # Only what is given changes; `null` clears a text setting, `''` the list.
+    updated = cli(
+        "project", "update", project["id"], "--base-branch", "null", "--include", "",
+        "--agent", "null", "--json",
+    )  # fmt: skip
+    assert updated.code == 0, updated.stderr
+    after = api.get(f"/api/projects/{project['id']}").json()
+    assert (after["baseBranch"], after["worktreeInclude"], after["agent"]) == (None, [], None)
+    assert (after["setupCommand"], after["model"], after["maxConcurrent"]) == ("npm ci", "o3", 3)
+
+
+def test_a_refused_setting_names_it(cli: Cli, project: dict[str, Any]) -> None:
+    result = cli("project", "update", project["id"], "--base-branch", "-x", "--json")
+    assert result.code == 1
+    assert result.json["error"] == "VALIDATION_ERROR"
+    assert "baseBranch" in result.json["message"]
+
+
+SETTINGS = (
+    "worktrees",
+    "baseBranch",
+    "setupCommand",
+    "setupTimeout",
+    "worktreeInclude",
+    "agent",
+    "model",
+    "maxConcurrent",
+)

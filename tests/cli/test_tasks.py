@@ -280,3 +280,20 @@ def test_output_read_by_a_program_is_not_wrapped_at_80_columns(
     shown = cli("task", "show", task["id"], env={"COLUMNS": ""})  # as an agent's shell has it
     assert shown.code == 0, shown.stderr
     assert title in shown.stdout.splitlines()[0]
+
+
+def test_auto_start_and_dependencies_from_the_command_line(
+    cli: Cli, api: httpx.Client, project: dict[str, Any]
+) -> None:
+    first = cli("task", "create", "First", "-p", project["id"], "--json").data
+    second = cli(
+        "task", "create", "Second", "-p", project["id"], "--auto-start",
+        "--depends-on", first["id"], "--json",
+    ).data  # fmt: skip
+    assert (second["autoStart"], second["dependencies"]) == (True, [first["id"]])
+    cycle = cli("task", "update", first["id"], "--depends-on", second["id"], "--json")
+    assert cycle.code == 1 and "cycle" in cycle.json["message"]
+    off = cli("task", "update", second["id"], "--no-auto-start", "--depends-on", "", "--json")
+    assert off.code == 0, off.stderr
+    stored = api.get(f"/api/tasks/{second['id']}").json()
+    assert (stored["autoStart"], stored["dependencies"]) == (False, [])

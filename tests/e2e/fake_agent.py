@@ -5,8 +5,11 @@ It does what the maestro-worker skill asks of a real agent, with the real CLI:
 reads ``maestro whoami --json``, checks the prompt file it was given is the
 brief, reports progress, ticks the task's subtasks off and reports completion.
 
-A line ``fake-agent: exit N`` in a task's description makes it fail with exit
-code N after reporting progress. An orchestrator session is handed over to
+Lines in a task's description script it further: ``fake-agent: run COMMAND``
+runs COMMAND (``sh -c``, in the directory the agent was started in, its
+worktree if it has one) after reporting progress, each in order;
+``fake-agent: sleep SECONDS`` waits before completing; ``fake-agent: exit N``
+makes it fail with exit code N after the commands. An orchestrator session is handed over to
 ``fake_orchestrator.py``.
 
 Usage: ``python fake_agent.py PROMPT_FILE``
@@ -18,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +47,20 @@ def maestro(*args: str) -> Any:
     return envelope["data"]
 
 
-def directive(tasks: list[dict[str, Any]], name: str) -> str | None:
+def directives(tasks: list[dict[str, Any]], name: str) -> list[str]:
+    """The values of the ``fake-agent: NAME VALUE`` lines of the tasks, in order."""
+    found = []
     for task in tasks:
         for line in task.get("description", "").splitlines():
             key, _, value = line.partition(":")
             if key.strip() == "fake-agent" and value.strip().startswith(name):
-                found: str = value.strip()[len(name) :].strip()
-                return found
-    return None
+                found.append(value.strip()[len(name) :].strip())
+    return found
+
+
+def directive(tasks: list[dict[str, Any]], name: str) -> str | None:
+    found = directives(tasks, name)
+    return found[0] if found else None
 
 
 def main() -> int:
@@ -64,6 +74,11 @@ def main() -> int:
         return 10
     print(f"fake agent: session {me['sessionId']} working on {', '.join(me['taskIds'])}")
     maestro("report", "progress", "Fake agent started")
+    for command in directives(me["tasks"], "run"):
+        print(f"fake agent: running {command}")
+        subprocess.run(["sh", "-c", command], check=True, timeout=CLI_TIMEOUT)
+    for seconds in directives(me["tasks"], "sleep"):
+        time.sleep(float(seconds))
     exit_code = directive(me["tasks"], "exit")
     if exit_code is not None:
         print(f"fake agent: failing with exit code {exit_code} as asked")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from maestro.domain.activity import ActivityLine, ActivityPost
-from maestro.server.activity import ENTRIES_PER_SESSION, ActivityLog
+from maestro.server.activity import ENTRIES_PER_SESSION, ENTRY_OVERHEAD, ActivityLog
 from maestro.server.hub import EventHub
 from tests.helpers import assert_error, ok
 from tests.server.in_process import InProcessApi
@@ -221,19 +221,19 @@ def test_beyond_its_session_limit_the_log_written_to_least_recently_goes() -> No
     assert len(log) == 2
 
 
-def test_beyond_its_character_budget_the_oldest_logs_go_first() -> None:
-    log = ActivityLog(EventHub(retained=10, queue_limit=10), characters=10)
+def test_beyond_its_memory_budget_the_oldest_logs_go_first() -> None:
+    log = ActivityLog(EventHub(retained=10, queue_limit=10), memory=2 * ENTRY_OVERHEAD + 10)
     log.record("s1", batch("aaaa"))
     log.record("s2", batch("bbbb"))
     log.record("s3", batch("cccc"))
     assert (log.has("s1"), log.has("s2"), log.has("s3")) == (False, True, True)
-    assert log.total_characters == 8
+    assert log.size == 2 * ENTRY_OVERHEAD + 8
 
 
-def test_the_character_count_follows_the_ring_and_forgetting() -> None:
+def test_the_size_follows_the_ring_and_forgetting() -> None:
     log = ActivityLog(EventHub(retained=10, queue_limit=10), entries_per_session=2)
     log.record("s1", batch("aa", "bbb", "cccc"))
     assert [e.text for e in log.page("s1", 0).entries] == ["bbb", "cccc"]
-    assert log.total_characters == 7
+    assert log.size == 2 * ENTRY_OVERHEAD + 7
     log.forget("s1")
-    assert log.total_characters == 0
+    assert log.size == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Dialog, Locator, Page, expect
 
 
 def unique(name: str) -> str:
@@ -34,6 +34,18 @@ class MaestroPage:
 
     def expect_connection(self, state: str, timeout: float = 10_000) -> None:
         expect(self.connection).to_have_attribute("data-state", state, timeout=timeout)
+
+    def record_dialogs(self) -> list[str]:
+        """The messages of the alerts the page opens from now on (each dismissed),
+        which an injected script would open."""
+        messages: list[str] = []
+
+        def dismiss(dialog: Dialog) -> None:
+            messages.append(dialog.message)
+            dialog.dismiss()
+
+        self.page.on("dialog", dismiss)
+        return messages
 
     def dialog(self, testid: str) -> Locator:
         return self.page.get_by_test_id(testid)
@@ -137,6 +149,10 @@ class MaestroPage:
         return self.page.get_by_test_id("session-row").filter(
             has=self.page.get_by_test_id("session-name").get_by_text(name, exact=True)
         )
+
+    def session_row_of(self, session_id: str) -> Locator:
+        """The row of a session, whatever its name becomes."""
+        return self.page.locator(f'[data-testid="session-row"][data-session-id="{session_id}"]')
 
     # -- the inbox --------------------------------------------------------------
 

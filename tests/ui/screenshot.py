@@ -1,12 +1,13 @@
 """Make the screenshots in docs/screenshots/: a real server seeded over the REST
 API, shown in the same headless Chromium the UI tests use.
 
-    .venv/bin/python -m tests.ui.screenshot [--view board|sessions|permissions] [--detail] [OUTPUT]
+    .venv/bin/python -m tests.ui.screenshot [--view VIEW] [--detail] [OUTPUT]
 
 ``--view`` picks the board (``board.png``), the sessions view with what the
-agents spent (``sessions.png``) or the project dialog's permissions
-(``permissions.png``); ``--detail`` opens a task's detail panel on the board too
-(handy when reviewing the UI).
+agents spent (``sessions.png``), the project dialog's permissions
+(``permissions.png``), the inbox with approvals waiting (``inbox.png``) or a
+session's live activity pane (``activity.png``); ``--detail`` opens a task's
+detail panel on the board too (handy when reviewing the UI).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tests.ui.pages import MaestroPage
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "docs" / "screenshots"
-VIEWS = ("board", "sessions", "permissions")
+VIEWS = ("board", "sessions", "permissions", "inbox", "activity")
 
 TASKS: list[dict[str, Any]] = [
     {"title": "Design the plugin API", "priority": "high", "status": "completed",
@@ -85,6 +86,60 @@ def seed(api: httpx.Client) -> dict[str, str]:
     return ids
 
 
+APPROVALS: list[dict[str, Any]] = [
+    {"tool": "Bash", "input": {"command": "npm run migrate -- --env staging"},
+     "reason": "Apply the new config table before the integration tests"},
+    {"tool": "WebFetch", "input": {"url": "https://registry.npmjs.org/toml-eslint-parser",
+     "prompt": "Which versions support TOML 1.0?"}},
+    {"tool": "Edit", "input": {"file_path": "/home/me/code/acme-web/.github/workflows/ci.yml",
+     "old_string": "node: 18", "new_string": "node: 20"}},
+]  # fmt: skip
+
+ACTIVITY: list[tuple[str, str]] = [
+    ("status", "● Started claude-sonnet-4-5 in ~/code/acme-web"),
+    ("assistant", "I'll start by reading the current config loader and its tests."),
+    ("tool", "→ Read: src/config/loader.ts"),
+    ("tool", "→ Read: src/config/loader.test.ts"),
+    ("assistant", "The loader reads TOML but ignores environment overrides. Adding them."),
+    ("tool", "→ Edit: src/config/loader.ts"),
+    ("tool", "→ Bash: npm test -- config"),
+    ("assistant", "Two failures: the override keys are case-sensitive. Normalising them."),
+    ("tool", "→ Edit: src/config/env.ts"),
+    ("tool", "→ Bash: npm test -- config"),
+    ("assistant", "All 24 config tests pass. Now the validation errors: each should name the key."),
+    ("tool", "→ Grep: throw new ConfigError"),
+    ("tool", "→ Edit: src/config/validate.ts"),
+    ("tool", "→ Bash: npm test"),
+    ("status", "● 212 tests passed"),
+]
+
+
+def sessions_of(api: httpx.Client, project_name: str) -> list[dict[str, Any]]:
+    projects = api.get("/api/projects").json()
+    project_id = next(p["id"] for p in projects if p["name"] == project_name)
+    found: list[dict[str, Any]] = api.get("/api/sessions", params={"projectId": project_id}).json()
+    return found
+
+
+def ask_approvals(api: httpx.Client) -> None:
+    """The running sessions' agents ask for what their policy does not allow."""
+    sessions = sessions_of(api, "acme-web")
+    for i, body in enumerate(APPROVALS):
+        session = sessions[i % len(sessions)]
+        api.post(f"/api/sessions/{session['id']}/approvals", json=body).raise_for_status()
+
+
+def post_activity(api: httpx.Client) -> str:
+    """What one agent has been doing; the name of its session."""
+    session = sessions_of(api, "acme-web")[-1]
+    for i in range(0, len(ACTIVITY), 4):
+        entries = [{"kind": kind, "text": text} for kind, text in ACTIVITY[i : i + 4]]
+        response = api.post(f"/api/sessions/{session['id']}/activity", json={"entries": entries})
+        response.raise_for_status()
+    name: str = session["name"]
+    return name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("output", nargs="?", type=Path)
@@ -97,6 +152,9 @@ def main() -> None:
         try:
             with httpx.Client(base_url=server.url, timeout=10) as api:
                 seed(api)
+                if args.view == "inbox":
+                    ask_approvals(api)
+                active = post_activity(api) if args.view == "activity" else ""
             with sync_playwright() as playwright:
                 browser = launch_chromium(playwright)
                 page = browser.new_page(viewport={"width": 1360, "height": 640})
@@ -106,6 +164,20 @@ def main() -> None:
                 if args.view == "permissions":
                     page.set_viewport_size({"width": 1360, "height": 1000})  # the whole dialog
                     ui.edit_project("acme-web").screenshot(path=str(output))
+                elif args.view == "inbox":
+                    page.set_viewport_size({"width": 1360, "height": 900})
+                    ui.open_inbox().get_by_test_id("approval").nth(2).scroll_into_view_if_needed()
+                    ui.inbox.evaluate("el => { el.scrollTop = 0; }")
+                    page.mouse.move(0, 0)
+                    page.screenshot(path=str(output))
+                elif args.view == "activity":
+                    page.set_viewport_size({"width": 1360, "height": 900})
+                    ui.open_sessions()
+                    row = ui.session_row(active)
+                    row.get_by_test_id("session-activity").locator("summary").click()
+                    row.get_by_test_id("activity-entry").nth(len(ACTIVITY) - 1).wait_for()
+                    page.mouse.move(0, 0)
+                    row.screenshot(path=str(output))
                 else:
                     if args.view == "sessions":
                         ui.open_sessions()

@@ -137,8 +137,7 @@ def test_the_log_follows_the_bottom_unless_scrolled_up(
 def test_an_entry_is_shown_as_text(
     ui: MaestroPage, api: httpx.Client, session: dict[str, Any]
 ) -> None:
-    dialogs: list[str] = []
-    ui.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    dialogs = ui.record_dialogs()
     pane = open_pane(ui, session)
     attack = "<img src=x onerror=alert(1)>"
 

@@ -29,6 +29,8 @@ def test_an_approval_marks_the_session_and_its_task_until_decided(
     approval = file_approval(api, session["id"])
     expect(card.get_by_test_id("card-attention")).to_have_text("⚑ Approval needed", timeout=1000)
     expect(card).to_have_class(re.compile(r"\bneeds-attention\b"))
+    detail = ui.open_task(f"{name} task")
+    expect(detail.get_by_test_id("detail-session-attention")).to_have_text("⚑ Approval needed")
     row = ui.session_row(name)
     ui.open_sessions()
     expect(row.get_by_test_id("session-attention")).to_have_text("⚑ Approval needed")

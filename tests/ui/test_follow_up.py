@@ -55,7 +55,7 @@ def test_a_follow_up_starts_a_session_that_resumes_the_earlier_one(
         "worker",
         finished["taskIds"],
     )
-    new_row = ui.page.locator(f"[data-session-id='{new['id']}']")
+    new_row = ui.session_row_of(new["id"])
     expect(new_row.get_by_test_id("session-follow-up-of")).to_have_text("First go")
     expect(new_row.get_by_test_id("session-follow-up")).to_be_hidden()  # not finished
 
@@ -86,16 +86,19 @@ def test_a_refused_follow_up_shows_the_servers_message_and_keeps_the_text(
 def test_an_empty_follow_up_is_not_sent(ui: MaestroPage, finished: dict[str, Any]) -> None:
     box = follow_up_box(ui, "First go")
     box.get_by_test_id("follow-up-send").click()
-    expect(box.get_by_test_id("follow-up-error")).to_have_text("Write what the agent should do next.")
+    expect(box.get_by_test_id("follow-up-error")).to_have_text(
+        "Write what the agent should do next."
+    )
 
 
 def test_a_draft_survives_live_updates_of_its_session(
     ui: MaestroPage, api: httpx.Client, finished: dict[str, Any]
 ) -> None:
-    box = follow_up_box(ui, "First go")
-    text = box.get_by_test_id("follow-up-text")
+    follow_up_box(ui, "First go")
+    row = ui.session_row_of(finished["id"])
+    text = row.get_by_test_id("follow-up-text")
     text.fill("half a thought")
     api.patch(f"/api/sessions/{finished['id']}", json={"name": "First go, renamed"})
-    expect(ui.session_row("First go, renamed")).to_be_visible()
+    expect(row.get_by_test_id("session-name")).to_have_text("First go, renamed")
     expect(text).to_have_value("half a thought")
     expect(text).to_be_focused()

@@ -81,8 +81,8 @@ def test_an_approval_shows_its_session_tasks_tool_target_and_times(
 @pytest.mark.parametrize(
     ("tool", "input", "kind", "shown"),
     [
-        ("Edit", {"file_path": "/srv/app/config.py", "old_string": "a"}, "File", "/srv/app/config.py"),
-        ("WebFetch", {"url": "https://example.com/a?b=c", "prompt": "read"}, "URL", "https://example.com/a?b=c"),
+        ("Edit", {"file_path": "/srv/app.py", "old_string": "a"}, "File", "/srv/app.py"),
+        ("WebFetch", {"url": "https://example.com/a?b=c", "prompt": "x"}, "URL", "https://example.com/a?b=c"),
         ("mcp__github__create_issue", {"title": "Bug", "labels": ["x"]}, "Input",
          json.dumps({"title": "Bug", "labels": ["x"]}, indent=2)),
     ],
@@ -215,8 +215,7 @@ def test_a_decision_that_lost_the_race_says_so_and_drops_the_approval(
 
 
 def test_untrusted_input_is_shown_as_text(ui: MaestroPage, api: httpx.Client) -> None:
-    dialogs: list[str] = []
-    ui.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    dialogs = ui.record_dialogs()
     session = working_session(api, "<b>Mallory</b>")
     attack = "<img src=x onerror=alert(1)>"
     body = {

@@ -135,7 +135,7 @@ def test_a_session_finishing_notifies_but_what_the_page_loads_does_not(
     assert done_before["name"] not in str(titles)
     ui.page.get_by_test_id("tab-board").click()
     ui.page.evaluate("notificationRecord.shown[0].onclick()")  # back to the session
-    row = ui.page.locator(f"[data-session-id='{worker['id']}']")
+    row = ui.session_row_of(worker["id"])
     expect(row).to_have_class(re.compile(r"\bselected\b"))
 
 

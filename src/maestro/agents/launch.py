@@ -215,9 +215,7 @@ def _run(role: str, context: SessionEnv, env: Mapping[str, str], client: Maestro
         raise AgentError(
             f"could not start the agent {command.argv[0]!r}: {error}", code="AGENT_START_FAILED"
         ) from None
-    completed = _finish(client, context.session_id, world, exit_code, outcome)
-    if tree is not None:
-        close_worktree(client, context.session_id, tree, completed)
+    _finish(client, context.session_id, world, exit_code, outcome, tree)
     return exit_code
 
 
@@ -260,9 +258,10 @@ def _finish(
     world: SessionBrief,
     exit_code: int,
     outcome: AgentOutcome,
-) -> bool:
-    """Record how the agent ended, in one PATCH (status, events, usage); whether
-    the session completed."""
+    tree: Worktree | None = None,
+) -> None:
+    """Record how the agent ended, in one PATCH (status, events, usage), after
+    settling its worktree (``session_worktree.close_worktree``)."""
     failed = exit_code != 0 or outcome.is_error
     exited: dict[str, Any] = {"exitCode": exit_code}
     if failed:
@@ -315,13 +314,14 @@ def _finish(
                 "maestro: warning: the agent finished without reporting on its tasks",
                 file=sys.stderr,
             )
+    if tree is not None:
+        events.append(close_worktree(session_id, tree, completed=not failed))
     body: dict[str, Any] = {"status": "failed" if failed else "completed", "events": events}
     if outcome.usage is not None:
         body["usage"] = outcome.usage
     if outcome.agent_session_id:
         body["agentSessionId"] = outcome.agent_session_id
     client.update_session(session_id, body)
-    return not failed
 
 
 def _reports_landed(client: MaestroClient, session_id: str) -> int:

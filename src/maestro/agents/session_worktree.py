@@ -120,17 +120,15 @@ def _blocked(
             continue
 
 
-def close_worktree(
-    client: MaestroClient, session_id: str, tree: wt.Worktree, completed: bool
-) -> None:
-    """Commit the agent's leftovers, record the ``worktree_summary``, and remove
-    the worktree if the session completed (kept, for inspection, if it failed)."""
+def close_worktree(session_id: str, tree: wt.Worktree, completed: bool) -> dict[str, Any]:
+    """Commit the agent's leftovers, and remove the worktree if the session
+    completed (kept, for inspection, if it failed): the session event saying so
+    (``worktree_summary``, or a ``worktree_note`` when git failed). Done before
+    the session is marked finished, so whoever reads its branch then (a
+    dependent task's worktree) finds all of its work."""
     try:
         summary = wt.conclude(tree, completed, f"Maestro: work left uncommitted by {session_id}")
     except AgentError as error:
-        client.update_session(
-            session_id, {"events": [{"type": se.WORKTREE_NOTE, "data": {"message": error.message}}]}
-        )
-        return
+        return {"type": se.WORKTREE_NOTE, "data": {"message": error.message}}
     data = {**summary.data(), "removed": completed, "worktree": str(tree.path)}
-    client.update_session(session_id, {"events": [{"type": se.WORKTREE_SUMMARY, "data": data}]})
+    return {"type": se.WORKTREE_SUMMARY, "data": data}

@@ -19,6 +19,7 @@ from maestro.cli import (
     skills,
     subtasks,
     tasks,
+    worktrees,
 )
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.add_typer(agent_init.worker, name="worker")
 app.add_typer(agent_init.orchestrator, name="orchestrator")
 app.command("runner")(runner.runner)
 app.add_typer(data.app, name="data")
+app.add_typer(worktrees.app, name="worktree")
 
 
 def _register_agent_command(name: str, help: str) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from maestro.cli.defaults import nullable
 from maestro.cli.errors import CommandError
 from maestro.cli.output import (
     JsonFlag,
@@ -20,6 +21,7 @@ from maestro.cli.output import (
 )
 from maestro.cli.usage import show_rollup
 from maestro.domain.models import PermissionPolicy, Project
+from maestro.domain.vocabulary import AGENT_NAMES
 
 app = typer.Typer(
     help="Projects: a name and the working directory agents run in.", no_args_is_help=True
@@ -35,6 +37,72 @@ MODES = {
     "bypassPermissions": "DANGEROUS: runs every command without asking",
 }
 DEFAULT_MODE = PermissionPolicy().mode
+
+
+WorktreesOption = Annotated[
+    str | None,
+    typer.Option(help="auto (in a git repository), on or off: a git worktree per session"),
+]
+BaseBranchOption = Annotated[
+    str | None,
+    typer.Option(help="Branch worktrees start from (`null`: the one checked out in --dir)"),
+]
+SetupCommandOption = Annotated[
+    str | None, typer.Option(help="Shell command run in each new worktree first (`null`: none)")
+]
+SetupTimeoutOption = Annotated[
+    int | None, typer.Option(help="Seconds the setup command may take (default 600)")
+]
+IncludeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--include",
+        help="Glob of untracked files (.env) to copy into worktrees (repeatable; replaces "
+        "the list; --include '' empties it)",
+    ),
+]
+AgentOption = Annotated[
+    str | None,
+    typer.Option(help=f"Default agent of spawns naming none: {', '.join(AGENT_NAMES)} (`null`)"),
+]
+ModelOption = Annotated[str | None, typer.Option(help="Default model of spawns (`null`)")]
+MaxConcurrentOption = Annotated[
+    int | None, typer.Option(help="Dispatched sessions active at once (default 2)")
+]
+
+
+def settings_body(
+    worktrees: str | None,
+    base_branch: str | None,
+    setup_command: str | None,
+    setup_timeout: int | None,
+    include: list[str] | None,
+    agent: str | None,
+    model: str | None,
+    max_concurrent: int | None,
+) -> dict[str, Any]:
+    """The settings given on the command line, as the API takes them: an option
+    not given is left out; ``null`` (or an empty value) clears a text setting."""
+    body: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("worktrees", worktrees),
+            ("setupTimeout", setup_timeout),
+            ("maxConcurrent", max_concurrent),
+        )
+        if value is not None
+    }
+    for key, text in (
+        ("baseBranch", base_branch),
+        ("setupCommand", setup_command),
+        ("agent", agent),
+        ("model", model),
+    ):
+        if text is not None:
+            body[key] = nullable(text)
+    if include is not None:
+        body["worktreeInclude"] = [pattern for pattern in include if pattern.strip()]
+    return body
 
 
 def policy_pairs(policy: PermissionPolicy) -> list[tuple[str, Any]]:
@@ -57,6 +125,14 @@ def show_project(project: Project) -> None:
             ("description", project.description),
             ("created", when(project.created_at)),
             ("updated", when(project.updated_at)),
+            ("worktrees", project.worktrees),
+            ("baseBranch", project.base_branch or "(the checked-out branch)"),
+            ("setupCommand", project.setup_command),
+            ("setupTimeout", f"{project.setup_timeout}s"),
+            ("worktreeInclude", "\n".join(project.worktree_include)),
+            ("agent", project.agent or "(claude)"),
+            ("model", project.model),
+            ("maxConcurrent", project.max_concurrent),
             *policy_pairs(project.permissions),
         ],
     )
@@ -100,12 +176,30 @@ def create_project(
         str, typer.Option("--dir", "--working-dir", help="Where agents run")
     ] = "",
     description: Annotated[str, typer.Option(help="What the project is")] = "",
+    worktrees: WorktreesOption = None,
+    base_branch: BaseBranchOption = None,
+    setup_command: SetupCommandOption = None,
+    setup_timeout: SetupTimeoutOption = None,
+    include: IncludeOption = None,
+    agent: AgentOption = None,
+    model: ModelOption = None,
+    max_concurrent: MaxConcurrentOption = None,
     json: JsonFlag = False,
     server: ServerOption = None,
 ) -> None:
-    """Create a project."""
+    """Create a project (its worktree and dispatch settings: docs/agents.md)."""
     with command(json, server) as cmd:
         body = {"name": name, "workingDir": working_dir, "description": description}
+        body |= settings_body(
+            worktrees,
+            base_branch,
+            setup_command,
+            setup_timeout,
+            include,
+            agent,
+            model,
+            max_concurrent,
+        )
         project = cmd.client.create_project(body)
         cmd.done(project, lambda p: say(f"created project {p.id} ({p.name})"))
 
@@ -125,14 +219,33 @@ def update(
         str | None, typer.Option("--dir", "--working-dir", help="New working directory")
     ] = None,
     description: Annotated[str | None, typer.Option(help="New description")] = None,
+    worktrees: WorktreesOption = None,
+    base_branch: BaseBranchOption = None,
+    setup_command: SetupCommandOption = None,
+    setup_timeout: SetupTimeoutOption = None,
+    include: IncludeOption = None,
+    agent: AgentOption = None,
+    model: ModelOption = None,
+    max_concurrent: MaxConcurrentOption = None,
     json: JsonFlag = False,
     server: ServerOption = None,
 ) -> None:
-    """Change a project's name, working directory or description."""
+    """Change a project's name, working directory, description or settings; only
+    the options given change (`null` clears a setting)."""
     with command(json, server) as cmd:
         body = {"name": name, "workingDir": working_dir, "description": description}
-        changes = {k: v for k, v in body.items() if v is not None}
-        project = cmd.client.replace_project(project_id, changes)
+        changes: dict[str, Any] = {k: v for k, v in body.items() if v is not None}
+        changes |= settings_body(
+            worktrees,
+            base_branch,
+            setup_command,
+            setup_timeout,
+            include,
+            agent,
+            model,
+            max_concurrent,
+        )
+        project = cmd.client.update_project(project_id, changes)
         cmd.done(project, lambda p: say(f"updated project {p.id}"))
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from maestro.agents.runner import (
+    Dispatcher,
     EventFollower,
     Launcher,
     PtyLauncher,
@@ -60,12 +61,21 @@ def runner(
     once: Annotated[
         bool,
         typer.Option(
-            "--once", help="Open what is pending (and, with --pty, wait for it to end), then exit."
+            "--once",
+            help="Dispatch and open what is pending (and, with --pty, wait for it to end), "
+            "then exit.",
         ),
     ] = False,
     max_concurrent: Annotated[
         int, typer.Option("--max-concurrent", min=1, help="Terminals alive at once; others wait.")
     ] = 4,
+    dispatch: Annotated[
+        bool,
+        typer.Option(
+            "--dispatch/--no-dispatch",
+            help="Spawn workers for auto-start tasks whose dependencies are completed.",
+        ),
+    ] = True,
     json: JsonFlag = False,
     server: ServerOption = None,
 ) -> None:
@@ -80,8 +90,11 @@ def runner(
         try:
             state.load()
             queue = SpawnQueue(cmd.client, state, launcher, max_concurrent)
+            dispatcher = Dispatcher(cmd.client) if dispatch else None
             if once:
                 try:
+                    if dispatcher is not None:
+                        dispatcher.run_once()
                     run_once(queue)
                 except KeyboardInterrupt:
                     log.info("interrupted; %d session(s) opened", len(queue.opened_ids))
@@ -96,7 +109,7 @@ def runner(
                     ),
                 )
                 return
-            follower = EventFollower(queue)
+            follower = EventFollower(queue, dispatcher=dispatcher)
             asyncio.run(follower.run())
             if queue.waiting_on_terminals and follower.stop_signal == signal.SIGINT:
                 log.info(

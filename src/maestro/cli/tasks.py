@@ -23,6 +23,14 @@ app = typer.Typer(
 )
 
 TaskArg = Annotated[str, typer.Argument(help="Task id")]
+AutoStartOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--auto-start/--no-auto-start",
+        help="A runner starts it once its dependencies are completed",
+        show_default=False,
+    ),
+]
 STATUSES = ", ".join(TASK_STATUSES)
 PRIORITIES = ", ".join(TASK_PRIORITIES)
 RECENT_TIMELINE = 10
@@ -76,6 +84,7 @@ def show_task(task: Task, rollup: TaskUsage | None = None) -> None:
             ("description", task.description),
             ("initialPrompt", task.initial_prompt),
             ("dependencies", ", ".join(task.dependencies)),
+            ("autoStart", "yes" if task.auto_start else "no"),
             ("sessions", ", ".join(task.session_ids)),
             ("created", when(task.created_at)),
             ("started", when(task.started_at)),
@@ -137,6 +146,7 @@ def create_task(
         list[str] | None,
         typer.Option("--depends-on", help="A task this one depends on (repeatable)"),
     ] = None,
+    auto_start: AutoStartOption = None,
     json: JsonFlag = False,
     server: ServerOption = None,
 ) -> None:
@@ -151,6 +161,7 @@ def create_task(
             "status": status,
             "initialPrompt": prompt,
             "dependencies": depends_on,
+            "autoStart": auto_start,
         }
         task = cmd.client.create_task({k: v for k, v in body.items() if v is not None})
         cmd.done(task, lambda t: say(f"created task {t.id} ({t.title})"))
@@ -180,6 +191,15 @@ def update(
         str | None, typer.Option(help="New parent task id; `null` makes it a root task")
     ] = None,
     prompt: Annotated[str | None, typer.Option(help="New initial prompt")] = None,
+    depends_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--depends-on",
+            help="The tasks this one depends on (repeatable; replaces the list; "
+            "--depends-on '' empties it)",
+        ),
+    ] = None,
+    auto_start: AutoStartOption = None,
     json: JsonFlag = False,
     server: ServerOption = None,
 ) -> None:
@@ -191,8 +211,11 @@ def update(
             "status": status,
             "priority": priority,
             "initialPrompt": prompt,
+            "autoStart": auto_start,
         }
         changes = {k: v for k, v in body.items() if v is not None}
+        if depends_on is not None:
+            changes["dependencies"] = [t for t in depends_on if t.strip()]
         if parent is not None:
             changes["parentId"] = nullable(parent)
         task = cmd.client.update_task(task_id, changes)

@@ -36,11 +36,12 @@ class MaestroClient(HttpClient):
         path: str,
         body: Any = None,
         params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> T:
         """One request whose successful answer is decoded as ``answer``."""
         import msgspec
 
-        status, raw = self.send(method, path, body, params)
+        status, raw = self.send(method, path, body, params, headers)
         if not 200 <= status < 300:
             try:
                 error_body = msgspec.json.decode(raw) if raw else None
@@ -231,10 +232,14 @@ class MaestroClient(HttpClient):
 
         return self.call(Session, "DELETE", api_path("sessions", session_id, "tasks", task_id))
 
-    def spawn(self, body: Body) -> Spawned:
+    def spawn(self, body: Body, idempotency_key: str | None = None) -> Spawned:
+        """With ``idempotency_key``, a repeat of the request (by anyone) gets the
+        session the first one started."""
         from maestro.domain.responses import Spawned
 
-        return self.call(Spawned, "POST", api_path("sessions", "spawn"), body)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        path = api_path("sessions", "spawn")
+        return self.call(Spawned, "POST", path, body, headers=headers)
 
     # -- approvals ---------------------------------------------------------------
 

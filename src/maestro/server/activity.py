@@ -7,7 +7,7 @@ never written to the store: it does not survive a restart, and each server
 instance on one PostgreSQL database keeps the entries that were posted to it.
 
 Memory is bounded three ways: entries per session, sessions (the log written to
-least recently goes first), and characters over all logs (again the least
+least recently goes first), and the size of all logs together (again the least
 recently written logs go first). A session's log goes when the session is
 deleted (``on_events`` is a store subscriber).
 
@@ -37,20 +37,26 @@ from maestro.server.hub import EventHub
 
 ENTRIES_PER_SESSION = 1000
 SESSIONS = 1000
-CHARACTERS = 32 * 1024 * 1024
-"""Characters of text over all logs: about 32 to 128 MiB, where 1,000 full logs
-of 2,000-character entries would take 2 GiB."""
+MEMORY = 64 * 1024 * 1024
+"""Bytes all logs may take together, roughly (``_size``): 1,000 full logs would
+take 2 GiB with 2,000-character entries, 200 MiB with short ones."""
+ENTRY_OVERHEAD = 150
+"""Bytes an entry takes besides its text's characters (measured: about 140)."""
+
+
+def _size(entry: ActivityEntry) -> int:
+    return ENTRY_OVERHEAD + len(entry.text)
 
 
 class _Log:
     """One session's ring."""
 
-    __slots__ = ("characters", "entries", "next")
+    __slots__ = ("entries", "next", "size")
 
     def __init__(self) -> None:
         self.entries: deque[ActivityEntry] = deque()
         self.next = 1
-        self.characters = 0
+        self.size = 0
 
 
 class _Deleted(msgspec.Struct):
@@ -67,18 +73,20 @@ _SESSION_DELETED = f'{{"type":"{ev.SESSION_DELETED}"'
 
 
 class ActivityLog:
+    """The sessions' rings, least recently written first, within their bounds."""
+
     def __init__(
         self,
         hub: EventHub,
         entries_per_session: int = ENTRIES_PER_SESSION,
         sessions: int = SESSIONS,
-        characters: int = CHARACTERS,
+        memory: int = MEMORY,
     ) -> None:
         self.hub = hub
         self.entries_per_session = entries_per_session
         self.sessions = sessions
-        self.characters = characters
-        self.total_characters = 0
+        self.memory = memory
+        self.size = 0
         # Least recently written first.
         self._logs: OrderedDict[str, _Log] = OrderedDict()
 
@@ -103,13 +111,13 @@ class ActivityLog:
         ]
         log.next += len(added)
         log.entries.extend(added)
-        size = sum(len(entry.text) for entry in added)
-        log.characters += size
-        self.total_characters += size
+        size = sum(map(_size, added))
+        log.size += size
+        self.size += size
         while len(log.entries) > self.entries_per_session:
-            size = len(log.entries.popleft().text)
-            log.characters -= size
-            self.total_characters -= size
+            size = _size(log.entries.popleft())
+            log.size -= size
+            self.size -= size
         self._evict()
         if self.hub.watching(session_id):
             self.hub.publish_activity(session_id, activity_frame(session_id, added))
@@ -127,7 +135,7 @@ class ActivityLog:
     def forget(self, session_id: str) -> None:
         log = self._logs.pop(session_id, None)
         if log is not None:
-            self.total_characters -= log.characters
+            self.size -= log.size
 
     def on_events(self, events: Sequence[StoredEvent]) -> None:
         """Store subscriber: a deleted session's log goes with it."""
@@ -142,9 +150,7 @@ class ActivityLog:
 
     def _evict(self) -> None:
         """Drop the least recently written logs while over the session or the
-        character budget; never the one just written (it is the last, and one
-        log alone cannot reach the character budget)."""
-        while len(self._logs) > self.sessions or (
-            self.total_characters > self.characters and len(self._logs) > 1
-        ):
+        memory budget; never the one just written (it is the last, and one log
+        alone cannot reach the memory budget)."""
+        while len(self._logs) > self.sessions or (self.size > self.memory and len(self._logs) > 1):
             self.forget(next(iter(self._logs)))

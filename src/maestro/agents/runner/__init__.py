@@ -17,12 +17,15 @@ The pieces, one job each:
   ``failed`` with the reason.
 - ``EventFollower``: the WebSocket subscription with replay and reconnects.
 - ``run_once``: handle what is pending, then return.
+- ``Dispatcher``: spawns workers for auto-start tasks whose dependencies are
+  completed (dependency-gated dispatch).
 
 A spawn is pending while its session's status is ``spawning``: the server's
 session list is the source of truth, the event stream is how the runner hears
 about new ones quickly.
 """
 
+from maestro.agents.runner.dispatch import Dispatcher
 from maestro.agents.runner.follower import EventFollower, websocket_url
 from maestro.agents.runner.queue import Opened, SpawnQueue, run_once, wait_for_terminals
 from maestro.agents.runner.spawns import BadSpawn, Spawn
@@ -46,6 +49,7 @@ __all__ = [
     "PTY_ROWS",
     "TMUX_SESSION",
     "BadSpawn",
+    "Dispatcher",
     "EventFollower",
     "Launcher",
     "Opened",

@@ -17,6 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from maestro.agents.errors import AgentError
+from maestro.agents.runner.dispatch import Dispatcher
 from maestro.agents.runner.queue import SpawnQueue
 from maestro.agents.runner.spawns import BadSpawn, Spawn
 from maestro.client import ClientError, ClientSettings
@@ -44,8 +45,20 @@ class EventFollower:
     SAVE_EVERY_SECONDS = 1.0
     MIN_BACKOFF, MAX_BACKOFF = 0.25, 5.0
 
-    def __init__(self, queue: SpawnQueue, token: str | None = None) -> None:
+    DISPATCH_EVERY_SECONDS = 10.0
+    """A dispatch pass this often even when no event asked for one."""
+    DISPATCH_EVENTS = frozenset(
+        {"task:created", "task:updated", "session:updated", "session:deleted", "task:deleted"}
+    )
+    """Events after which a task may have become due."""
+
+    def __init__(
+        self, queue: SpawnQueue, token: str | None = None, dispatcher: Dispatcher | None = None
+    ) -> None:
         self.queue = queue
+        self.dispatcher = dispatcher
+        self._dispatch_due = True
+        self._last_dispatch = 0.0
         self.state = queue.state
         self.server = queue.client.url
         self.token = token if token is not None else ClientSettings.from_env().token
@@ -182,11 +195,25 @@ class EventFollower:
                 await self._call(self.queue.forget, data.get("id"))
         elif kind == "session:deleted" and isinstance(data, dict):
             await self._call(self.queue.forget, data.get("id"))
+        if kind in self.DISPATCH_EVENTS:
+            self._dispatch_due = True
         seq = message.get("seq")
         if isinstance(seq, int):
             self.state.last_seq = seq
             async with self._lock:
                 self._save_if_due()
+
+    async def _dispatch_if_due(self) -> None:
+        """Run a dispatch pass when an event may have made a task due (or every
+        ``DISPATCH_EVERY_SECONDS``), while connected."""
+        if self.dispatcher is None or not self.connected:
+            return
+        now = time.monotonic()
+        if not self._dispatch_due and now - self._last_dispatch < self.DISPATCH_EVERY_SECONDS:
+            return
+        self._dispatch_due = False
+        self._last_dispatch = now
+        await self._call(self.dispatcher.run_once)
 
     def _save_if_due(self) -> None:
         now = time.monotonic()
@@ -199,6 +226,7 @@ class EventFollower:
         while True:
             await asyncio.sleep(self.TICK_SECONDS)
             try:
+                await self._dispatch_if_due()
                 await self._call(self.queue.pump)
             except ClientError:
                 pass  # the server is away; the connection loop says so

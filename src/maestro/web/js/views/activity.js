@@ -92,7 +92,8 @@ function line(entry) {
     "li",
     { class: `activity-entry activity-${kind}`, "data-testid": "activity-entry", "data-kind": kind, "data-index": entry.index },
     h("time", { datetime: entry.at ? new Date(entry.at).toISOString() : null, title: absolute(entry.at) }, clock(entry.at)),
-    h("span", { class: "activity-mark", "aria-hidden": "true" }, KIND_MARKS[kind]),
+    // The agent's side already starts its lines with the mark; others may not.
+    h("span", { class: "activity-mark", "aria-hidden": "true" }, text.trimStart().startsWith(KIND_MARKS[kind]) ? "" : KIND_MARKS[kind]),
     kind === "tool" ? srOnly("Tool call: ") : null,
     h("span", { class: "activity-text", "data-testid": "activity-text", title: text.length > 80 ? text.slice(0, 2000) : null }, text),
   );

@@ -129,10 +129,11 @@ class ApprovalItem {
     this.asked = h("time", { datetime: new Date(approval.createdAt).toISOString(), title: absolute(approval.createdAt) });
     this.expires = h("time", { datetime: new Date(approval.expiresAt).toISOString(), title: absolute(approval.expiresAt) });
     this.context = h("dl", { class: "approval-context" });
-    this.message = h("textarea", {
+    this.message = h("input", {
+      type: "text",
       id: `${idBase}-message`,
-      rows: 2,
-      placeholder: "Why, or what to do instead",
+      autocomplete: "off",
+      placeholder: "Message for the agent",
       "data-testid": "approval-message",
       "data-focus-key": `${idBase}-message`,
     });
@@ -167,11 +168,11 @@ class ApprovalItem {
       h(
         "div",
         { class: "approval-decide" },
-        h("label", { for: this.message.id }, "Message for the agent (optional)"),
+        h("label", { for: this.message.id, class: "sr-only" }, "Message for the agent (optional)"),
         this.message,
-        this.error,
-        h("div", { class: "approval-buttons" }, this.buttons),
+        this.buttons,
       ),
+      this.error,
     );
   }
 

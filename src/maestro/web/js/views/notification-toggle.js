@@ -32,7 +32,6 @@ export class NotificationToggle {
     this.button.setAttribute("aria-pressed", String(state === "on"));
     this.button.title = TITLES[state];
     this.button.disabled = state === "unsupported";
-    this.button.querySelector(".bell").textContent = state === "on" ? "🔔" : "🔕";
   }
 
   async toggle() {

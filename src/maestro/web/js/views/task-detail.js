@@ -11,6 +11,7 @@ import {
   TIMELINE_TYPES,
   absolute,
   ago,
+  attentionLabel,
   cost,
   count,
   duration,
@@ -282,7 +283,7 @@ export class TaskDetail {
     const related = [...task.dependencies, task.parentId].map((id) => model.tasks.get(id));
     const signature = JSON.stringify([
       task.updatedAt,
-      sessions.map((s) => [s.id, s.status, s.lastActivity]),
+      sessions.map((s) => [s.id, s.status, s.attention, s.lastActivity]),
       children.map((c) => [c.id, c.updatedAt]),
       related.map((t) => t && [t.id, t.updatedAt]),
       model.tasksOf(task.projectId).length,
@@ -415,7 +416,14 @@ export class TaskDetail {
       "li",
       { "data-testid": "detail-session", "data-session-id": session.id },
       h("span", { class: `badge session-${session.status}`, "data-testid": "detail-session-status" }, label(session.status)),
-      h("a", { href: href({ projectId: session.projectId, view: "sessions" }) }, session.name || session.id),
+      h("a", { href: href({ projectId: session.projectId, view: "sessions", sessionId: session.id }) }, session.name || session.id),
+      session.attention
+        ? h(
+            "span",
+            { class: `badge attention attention-${session.attention}`, "data-testid": "detail-session-attention" },
+            `⚑ ${attentionLabel(session.attention)}`,
+          )
+        : null,
       h("span", { class: "muted" }, [meta.role, meta.agent ?? session.agentId].filter(Boolean).join(" · ")),
       iconButton("✕", `Unlink session “${session.name || session.id}”`, `session-unlink-${session.id}`, "session-unlink", false, () =>
         this.actions.unlinkSession(session.id, task.id),
