@@ -164,3 +164,28 @@ def seed_one_of_each(api: httpx.Client, name: str) -> dict[str, str]:
         "session": session,
         "approval": created(api.post(f"/api/sessions/{session}/approvals", json=asked))["id"],
     }
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run ``git ARGS`` in ``cwd`` (failing the test if it fails); its output."""
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def make_repo(path: Path, files: dict[str, str], ignored: dict[str, str] | None = None) -> Path:
+    """A git repository at ``path`` on ``main``: ``files`` in one commit by "Dev",
+    then ``ignored`` written (and listed in ``.gitignore``, committed too)."""
+    path.mkdir(parents=True)
+    git(path, "init", "--quiet", "--initial-branch=main")
+    git(path, "config", "user.name", "Dev")
+    git(path, "config", "user.email", "dev@example.com")
+    ignored = ignored or {}
+    if ignored:
+        files = {**files, ".gitignore": "".join(f"{name}\n" for name in ignored)}
+    for name, text in files.items():
+        (path / name).write_text(text)
+    git(path, "add", ".")
+    git(path, "commit", "--quiet", "-m", "start")
+    for name, text in ignored.items():
+        (path / name).write_text(text)
+    return path

@@ -6,7 +6,6 @@ own checkout and branches are never touched."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import IO
@@ -14,39 +13,28 @@ from typing import IO
 import pytest
 
 from maestro.agents import worktree as wt
+from tests.helpers import git, make_repo
 
 
 def devnull() -> IO[bytes]:
     return open(os.devnull, "ab")
 
 
-def run(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A repository on ``main`` with one commit, ``.env`` ignored but present."""
-    path = tmp_path / "repo"
-    path.mkdir()
-    run(path, "init", "--quiet", "--initial-branch=main")
-    run(path, "config", "user.name", "Dev")
-    run(path, "config", "user.email", "dev@example.com")
-    (path / "app.py").write_text("print('hello')\n")
-    (path / ".gitignore").write_text(".env\nnode_modules/\n")
-    run(path, "add", ".")
-    run(path, "commit", "--quiet", "-m", "first")
-    (path / ".env").write_text("SECRET=1\n")
+    path = make_repo(tmp_path / "repo", {"app.py": "print('hello')\n"}, {".env": "SECRET=1\n"})
+    with (path / ".gitignore").open("a") as ignore:
+        ignore.write("node_modules/\n")
     return path
 
 
 def state(repo: Path) -> tuple[str, str, str]:
     """What the user sees of their checkout: branch, head, status."""
     return (
-        run(repo, "branch", "--show-current"),
-        run(repo, "rev-parse", "HEAD"),
-        run(repo, "status", "--porcelain"),
+        git(repo, "branch", "--show-current"),
+        git(repo, "rev-parse", "HEAD"),
+        git(repo, "status", "--porcelain"),
     )
 
 
@@ -66,19 +54,19 @@ def test_two_sessions_get_two_worktrees_and_the_checkout_is_untouched(
     (first.path / "app.py").write_text("print('changed by a')\n")
     assert (second.path / "app.py").read_text() == "print('hello')\n"
     assert state(repo) == before
-    assert run(first.path, "branch", "--show-current") == first.branch
+    assert git(first.path, "branch", "--show-current") == first.branch
     assert first.base_branch == "main" and first.base_commit == before[1]
 
 
 def test_a_taken_branch_name_gets_a_number(repo: Path, tmp_path: Path) -> None:
-    run(repo, "branch", "maestro/x-do-x")
+    git(repo, "branch", "maestro/x-do-x")
     assert wt.branch_for(repo, "task_1_x", "Do x") == "maestro/x-do-x-2"
 
 
 def test_branch_names_are_safe_whatever_the_title(repo: Path) -> None:
     name = wt.branch_for(repo, "task_17962_1wx94z2lw", "Fix: the «login» bug; rm -rf / && ..!")
     assert name == "maestro/1wx94z2lw-fix-the-login-bug-rm-rf"
-    run(repo, "check-ref-format", f"refs/heads/{name}")
+    git(repo, "check-ref-format", f"refs/heads/{name}")
 
 
 def test_untracked_files_asked_for_are_copied_in(repo: Path, tmp_path: Path) -> None:
@@ -123,7 +111,7 @@ def test_a_conflicting_dependency_stops_with_the_branch_and_files(
     assert second.branch in raised.value.message and first.branch in raised.value.message
     # Nothing left behind: no worktree, no branch.
     assert not path.exists()
-    assert not run(repo, "branch", "--list", "maestro/d")
+    assert not git(repo, "branch", "--list", "maestro/d")
 
 
 def test_leftovers_are_committed_and_summarised(repo: Path, tmp_path: Path) -> None:
@@ -138,7 +126,7 @@ def test_leftovers_are_committed_and_summarised(repo: Path, tmp_path: Path) -> N
         ("new.txt", 3, 0),
     ]
     assert (data["added"], data["deleted"]) == (4, 0)
-    assert run(repo, "log", "-1", "--format=%s", tree.branch) == "left by the agent"
+    assert git(repo, "log", "-1", "--format=%s", tree.branch) == "left by the agent"
     assert tree.path.exists()  # failed: kept for inspection
 
 
@@ -149,8 +137,8 @@ def test_a_completed_sessions_worktree_goes_and_its_branch_stays(
     (tree.path / "c.txt").write_text("c\n")
     wt.conclude(tree, completed=True, message="c")
     assert not tree.path.exists()
-    assert run(repo, "branch", "--list", tree.branch)
-    assert str(tree.path) not in run(repo, "worktree", "list")
+    assert git(repo, "branch", "--list", tree.branch)
+    assert str(tree.path) not in git(repo, "worktree", "list")
 
 
 def test_nothing_to_commit_is_no_commit(repo: Path, tmp_path: Path) -> None:
@@ -161,8 +149,8 @@ def test_nothing_to_commit_is_no_commit(repo: Path, tmp_path: Path) -> None:
 
 
 def test_a_repository_without_an_identity_still_gets_commits(repo: Path, tmp_path: Path) -> None:
-    run(repo, "config", "--unset", "user.name")
-    run(repo, "config", "--unset", "user.email")
+    git(repo, "config", "--unset", "user.name")
+    git(repo, "config", "--unset", "user.email")
     tree = make(repo, tmp_path, "i")
     (tree.path / "i.txt").write_text("i\n")
     env_free = wt.conclude(tree, completed=False, message="i")
@@ -170,7 +158,7 @@ def test_a_repository_without_an_identity_still_gets_commits(repo: Path, tmp_pat
 
 
 def test_a_detached_checkout_needs_a_base_branch(repo: Path, tmp_path: Path) -> None:
-    run(repo, "checkout", "--quiet", "--detach")
+    git(repo, "checkout", "--quiet", "--detach")
     with pytest.raises(wt.WorktreeError, match="detached HEAD") as raised:
         make(repo, tmp_path, "x")
     assert raised.value.code == "DETACHED_HEAD"
@@ -229,6 +217,6 @@ def test_a_follow_up_reopens_the_same_folder_on_the_same_branch(repo: Path, tmp_
     wt.conclude(tree, completed=True, message="f")
     again = wt.reopen(repo, tree.path, tree.branch, "main", tree.base_commit)
     assert (again.path / "f.txt").read_text() == "f\n"
-    assert run(again.path, "branch", "--show-current") == tree.branch
+    assert git(again.path, "branch", "--show-current") == tree.branch
     with pytest.raises(wt.WorktreeError, match="not a branch Maestro made"):
         wt.reopen(repo, tmp_path / "other", "main", "main", tree.base_commit)

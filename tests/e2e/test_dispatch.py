@@ -5,7 +5,6 @@ merged in; a merge conflict blocks the task; two runners spawn each task once.""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -19,25 +18,12 @@ from maestro.agents.runner import Dispatcher, EventFollower
 from maestro.client import MaestroClient
 from tests.conftest import RunningServer
 from tests.e2e.conftest import SESSION_SECONDS, RunnerProcess
-from tests.helpers import make_project, make_task, ok, wait_until
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
+from tests.helpers import git, make_project, make_repo, make_task, ok, wait_until
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    git(path, "init", "--quiet", "--initial-branch=main")
-    git(path, "config", "user.name", "Dev")
-    git(path, "config", "user.email", "dev@example.com")
-    (path / "README.md").write_text("chain\n")
-    git(path, "add", ".")
-    git(path, "commit", "--quiet", "-m", "start")
-    return path
+    return make_repo(tmp_path / "repo", {"README.md": "chain\n"})
 
 
 def script(*lines: str) -> str:

@@ -20,30 +20,15 @@ import pytest
 
 from tests.conftest import RunningServer
 from tests.e2e.conftest import SESSION_SECONDS, RunnerProcess
-from tests.helpers import make_project, make_task, ok, request_spawn, wait_until
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
+from tests.helpers import git, make_project, make_repo, make_task, ok, request_spawn, wait_until
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """The user's repository: on ``main``, one commit, an ignored ``.env`` present
     and listed in ``.worktreeinclude``."""
-    path = tmp_path / "repo"
-    path.mkdir()
-    git(path, "init", "--quiet", "--initial-branch=main")
-    git(path, "config", "user.name", "Dev")
-    git(path, "config", "user.email", "dev@example.com")
-    (path / "README.md").write_text("the project\n")
-    (path / ".gitignore").write_text(".env\n")
-    (path / ".worktreeinclude").write_text(".env\n")
-    git(path, "add", ".")
-    git(path, "commit", "--quiet", "-m", "start")
-    (path / ".env").write_text("SECRET=42\n")
-    return path
+    files = {"README.md": "the project\n", ".worktreeinclude": ".env\n"}
+    return make_repo(tmp_path / "repo", files, {".env": "SECRET=42\n"})
 
 
 def checkout_state(repo: Path) -> dict[str, str]:

@@ -120,6 +120,11 @@ def test_an_allowed_command_runs_and_the_model_sees_its_output(
     decided = ok(http.get(f"/api/approvals/{approval['id']}"))
     assert (decided["status"], decided["decision"]) == ("allowed", "allow")
     assert decided["decidedBy"].endswith("(cli)")
+    # What the agent did reached the session's live activity log, line by line.
+    activity = ok(http.get(f"/api/sessions/{session_id}/activity"))["entries"]
+    lines = [(entry["kind"], entry["text"]) for entry in activity]
+    assert ("assistant", "I need to create the marker.") in lines
+    assert ("tool", f"→ Bash: {UNASKED}") in lines
     decisions = of(events.sync(), "approval:decided")
     assert [(a["id"], a["status"]) for a in decisions] == [(approval["id"], "allowed")]
 

@@ -48,9 +48,22 @@ export class Actions {
   }
 
   async updateTask(id, fields) {
-    const task = await api.patch(paths.task(id), fields);
+    let task;
+    try {
+      task = await api.patch(paths.task(id), fields);
+    } catch (err) {
+      if (Array.isArray(err.details?.cycle)) err.explanation = this.cycleInWords(err.details.cycle);
+      throw err;
+    }
     this.model.putTask(task);
     return task;
+  }
+
+  /** A refused dependency cycle (task ids, a → b: a depends on b) in titles. */
+  cycleInWords(ids) {
+    const titles = ids.map((id) => `“${this.model.tasks.get(id)?.title ?? id}”`);
+    const [first, second, ...rest] = titles;
+    return `${first} depends on ${second}${rest.map((t) => `, which depends on ${t}`).join("")}.`;
   }
 
   patchTask(id, fields, what = "Could not update the task") {

@@ -114,6 +114,16 @@ export const PERMISSION_MODES = [
   ["bypassPermissions", "Bypass permissions (dangerous)", "Runs every command without asking."],
 ];
 
+/** A project's `worktrees` setting: [value, label, what it does]. */
+export const WORKTREE_MODES = [
+  ["auto", "Auto", "A git worktree and branch per session when the working directory is in a git repository; else the directory itself."],
+  ["on", "On", "A git worktree and branch per session; a working directory outside git fails the session."],
+  ["off", "Off", "Every agent works in the working directory itself, as before worktrees."],
+];
+
+/** The agents a project or a spawn can name (`agent`). */
+export const AGENTS = ["claude", "codex", "custom"];
+
 const numbers = new Intl.NumberFormat();
 const compact = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
 

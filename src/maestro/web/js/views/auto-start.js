@@ -16,7 +16,7 @@ export function autoStartLine(status, testid = "card-dispatch") {
     { class: `auto-start auto-start-${status.state}`, "data-testid": testid, "data-state": status.state, title },
     h("span", { class: "auto-start-mark", "aria-hidden": "true" }, MARKS[status.state]),
     srOnly("Auto-start: "),
-    text,
+    h("span", { "data-testid": "dispatch-text" }, text),
   );
 }
 

@@ -1,11 +1,14 @@
 // The board: four status columns of task cards. A card moves by drag and drop
-// or with its status <select> (the keyboard path). Cards are kept by task id
-// and rebuilt only when what they show changed, so an open control is not
-// torn down by an unrelated live update.
+// or with its status <select> (the keyboard path). An auto-start task's card
+// says what the dispatcher waits for, or when it started it. Cards are kept by
+// task id and rebuilt only when what they show changed, so an open control is
+// not torn down by an unrelated live update.
 
+import { dispatchStatus } from "../dispatch.js";
 import { h, select, srOnly } from "../dom.js";
-import { SESSION_ATTENTION, TASK_STATUSES, label } from "../format.js";
+import { SESSION_ATTENTION, TASK_STATUSES, ago, label } from "../format.js";
 import { href } from "../router.js";
+import { autoStartLine } from "./auto-start.js";
 
 export class Board {
   constructor(actions) {
@@ -69,25 +72,28 @@ export class Board {
       count.textContent = String(cards.length);
     }
     for (const id of this.cards.keys()) if (!seen.has(id)) this.cards.delete(id);
+    for (const time of this.el.querySelectorAll("time[data-ago]")) time.textContent = ago(Number(time.dataset.ago));
   }
 
   card(model, task, selectedTaskId) {
     const sessions = model.sessionsFor(task);
     const parent = task.parentId ? model.tasks.get(task.parentId) : null;
+    const dispatch = dispatchStatus(model, task);
     const signature = JSON.stringify([
       task.updatedAt,
       task.id === selectedTaskId,
       sessions.map((s) => [s.id, s.status, s.attention]),
       parent?.title ?? null,
+      dispatch,
     ]);
     const cached = this.cards.get(task.id);
     if (cached?.signature === signature) return cached.el;
-    const el = this.buildCard(task, sessions, parent, task.id === selectedTaskId);
+    const el = this.buildCard(task, sessions, parent, dispatch, task.id === selectedTaskId);
     this.cards.set(task.id, { signature, el });
     return el;
   }
 
-  buildCard(task, sessions, parent, selected) {
+  buildCard(task, sessions, parent, dispatch, selected) {
     const done = task.subtasks.filter((s) => s.completed).length;
     const total = task.subtasks.length;
     const attention = attentionBadges(sessions);
@@ -123,6 +129,7 @@ export class Board {
         task.title,
       ),
       parent ? h("p", { class: "card-parent" }, "↳ ", parent.title) : null,
+      autoStartLine(dispatch),
       total
         ? h(
             "div",

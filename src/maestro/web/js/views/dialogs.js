@@ -18,6 +18,7 @@ export function openDialog({
   submitLabel = "Save",
   danger = false,
   cancellable = true,
+  wide = false,
   onSubmit,
 }) {
   const opener = document.activeElement;
@@ -40,7 +41,7 @@ export function openDialog({
     error,
     h("div", { class: "dialog-actions" }, cancel, submit),
   );
-  const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId, "data-testid": testid }, form);
+  const dialog = h("dialog", { class: wide ? "dialog wide" : "dialog", "aria-labelledby": titleId, "data-testid": testid }, form);
   document.body.append(dialog);
   dialog.showModal();
   const first = form.querySelector("[autofocus], input:not([type=hidden]), select, textarea");
@@ -60,11 +61,13 @@ export function openDialog({
       busy = true;
       submit.disabled = true;
       error.hidden = true;
+      for (const invalid of form.querySelectorAll("[aria-invalid]")) invalid.removeAttribute("aria-invalid");
       try {
         const result = await onSubmit(Object.fromEntries(new FormData(form)), form);
         close(result ?? true);
       } catch (err) {
         showError(error, err);
+        markInvalid(form, err.details?.field);
         busy = false;
         submit.disabled = false;
       }
@@ -89,10 +92,32 @@ export function confirmDialog({ title, message, confirmLabel, onConfirm, testid 
   });
 }
 
-/** The server's message and code (or any error's message) in `el`, shown. */
+/**
+ * The server's message and code (or any error's message) in `el`, shown, with
+ * `err.explanation` under them when the UI could say it in the user's words.
+ */
 export function showError(el, err) {
-  fill(el, h("strong", {}, err.message || String(err)), err.code ? h("span", { class: "error-code" }, ` ${err.code}`) : null);
+  fill(
+    el,
+    h("strong", {}, err.message || String(err)),
+    err.code ? h("span", { class: "error-code" }, ` ${err.code}`) : null,
+    err.explanation ? h("span", { class: "error-explanation" }, err.explanation) : null,
+  );
   el.hidden = false;
+}
+
+/**
+ * Mark and focus the control the server named (`details.field`): the name of a
+ * form control, or a path whose last part is one (`permissions.allow[1]` is the
+ * control named `allow`, `worktreeInclude[0]` the one named `worktreeInclude`).
+ */
+function markInvalid(form, path) {
+  if (typeof path !== "string") return;
+  const name = path.split(".").pop().replace(/\[\d+\]$/, "");
+  const control = form.elements.namedItem(name);
+  if (!(control instanceof HTMLElement)) return; // none, or a group of checkboxes
+  control.setAttribute("aria-invalid", "true");
+  control.focus();
 }
 
 function restoreFocus(opener, key) {
@@ -125,6 +150,20 @@ export function textField(labelText, name, { value = "", required = false, place
   return field(labelText, input, hint);
 }
 
+/** A number the server checks (no min, max or step here: its rules stay in one place). */
+export function numberField(labelText, name, { value = "", hint, testid } = {}) {
+  const input = h("input", {
+    type: "number",
+    name,
+    value: String(value),
+    step: "any",
+    required: true,
+    inputmode: "numeric",
+    "data-testid": testid,
+  });
+  return field(labelText, input, hint);
+}
+
 export function textArea(labelText, name, { value = "", rows = 4, hint, testid } = {}) {
   const area = h("textarea", { name, rows, "data-testid": testid });
   area.value = value;
@@ -140,12 +179,24 @@ export function selectField(labelText, name, options, { value, hint, testid } = 
   return field(labelText, control, hint);
 }
 
+/** One checkbox with its label and an optional hint under it. Read it from the form (`checked`). */
+export function checkboxField(labelText, name, { checked = false, hint, testid } = {}) {
+  return h(
+    "label",
+    { class: "checkbox checkbox-field" },
+    h("input", { type: "checkbox", name, checked, "data-testid": testid }),
+    h("span", { class: "checkbox-text" }, h("span", {}, labelText), hint ? h("small", {}, hint) : null),
+  );
+}
+
 /** A group of checkboxes sharing `name`; FormData keeps only the last, so read them from the form. */
-export function checkboxGroup(legend, name, options, checked = []) {
+export function checkboxGroup(legend, name, options, checked = [], { testid, hint, empty, scroll = false } = {}) {
   return h(
     "fieldset",
-    { class: "field checkbox-group" },
+    { class: scroll ? "field checkbox-group scroll" : "field checkbox-group", "data-testid": testid },
     h("legend", {}, legend),
+    hint ? h("p", { class: "hint" }, hint) : null,
+    options.length || !empty ? null : h("p", { class: "hint" }, empty),
     options.map(([value, text, description]) =>
       h(
         "label",

@@ -18,6 +18,7 @@ export class Notices {
         h("strong", {}, what),
         h("span", { class: "notice-message", "data-testid": "notice-message" }, message),
         err?.code ? h("span", { class: "error-code" }, err.code) : null,
+        err?.explanation ? h("span", { class: "notice-explanation" }, err.explanation) : null,
       ],
       0,
     );

@@ -1,7 +1,8 @@
 // The sessions of a project: status, what needs a person (attention), role,
-// agent, tasks, start and last activity, what the agent spent (once it
-// reported), each session's events, its live activity pane, and for a
-// finished one a follow-up box; "Active only" hides finished ones.
+// agent, tasks, its git branch, start and last activity, what the agent spent
+// (once it reported), what changed on its branch (once the agent exited), each
+// session's events, its live activity pane, and for a finished one a follow-up
+// box; "Active only" hides finished ones.
 //
 // Each session keeps its row element for as long as it is listed: the part
 // that shows the session is redrawn when the session changes, while the
@@ -20,10 +21,12 @@ import {
   label,
   tokenBreakdown,
 } from "../format.js";
+import { isDispatched } from "../dispatch.js";
 import { href } from "../router.js";
 import { ActivityPane } from "./activity.js";
 import { FollowUpBox } from "./follow-up.js";
 import { deleteSessionDialog } from "./forms.js";
+import { branchLabel, changeSummary, worktreeNotes } from "./worktree.js";
 
 const isActive = (session) => !FINISHED_SESSION_STATUSES.has(session.status);
 
@@ -34,6 +37,7 @@ export class SessionsView {
     this.onOpenInbox = onOpenInbox;
     this.activeOnly = false;
     this.openEvents = new Set(); // session ids whose events list is expanded
+    this.openChanges = new Set(); // session ids whose changed files are listed
     this.rows = new Map(); // session id -> SessionRow
     this.selectedId = null;
     this.summary = h("span", { class: "muted", "data-testid": "sessions-count" });
@@ -205,6 +209,7 @@ class SessionRow {
             : "—",
           "session-tasks",
         ),
+        meta.branch ? item("Branch", branchLabel(session), null, "wide") : null,
         item("Started", time(session.startedAt), "session-started"),
         item("Last activity", time(session.lastActivity), "session-last-activity"),
         item("Id", h("code", {}, session.id)),
@@ -220,7 +225,20 @@ class SessionRow {
             )
           : null,
       ),
+      isDispatched(session)
+        ? h(
+            "p",
+            { class: "session-dispatch muted", "data-testid": "session-dispatch" },
+            "Dispatched (auto-start)",
+            meta.spawnReason ? `: ${meta.spawnReason}` : "",
+          )
+        : null,
       usageList(session),
+      changeSummary(session, {
+        open: view.openChanges.has(session.id),
+        onToggle: (open) => (open ? view.openChanges.add(session.id) : view.openChanges.delete(session.id)),
+      }),
+      worktreeNotes(session),
       details,
     ];
   }

@@ -1,9 +1,11 @@
-// The task detail panel: fields, what its agents spent (with its child tasks'),
-// subtasks checklist, dependencies, child tasks, linked sessions, spawn, and the
-// timeline (newest first). The panel's frame and
+// The task detail panel: fields (auto-start among them, with what the
+// dispatcher waits for), what its agents spent (with its child tasks'),
+// subtasks checklist, dependencies, child tasks, linked sessions (with their
+// branches and what changed on them), spawn, and the timeline (newest first). The panel's frame and
 // its input forms are built once per task, so a live update never wipes what
 // the user is typing; the lists inside are redrawn when the task changes.
 
+import { dispatchStatus } from "../dispatch.js";
 import { fill, h, select } from "../dom.js";
 import {
   PRIORITIES,
@@ -21,7 +23,9 @@ import {
   tokensShort,
 } from "../format.js";
 import { href, navigate } from "../router.js";
+import { autoStartLine } from "./auto-start.js";
 import { deleteTaskDialog, spawnDialog, taskDialog } from "./forms.js";
+import { branchLabel, changeSummary, worktreeNotes } from "./worktree.js";
 
 const NOTE_TYPES = [
   ["update", "Update"],
@@ -110,6 +114,16 @@ export class TaskDetail {
       },
       PRIORITIES,
     );
+    this.autoStart = h("input", {
+      type: "checkbox",
+      "data-testid": "detail-auto-start",
+      onchange: async (e) => {
+        const saved = await actions.patchTask(this.taskId, { autoStart: e.target.checked }, "Could not change auto-start");
+        if (!saved && this.task) e.target.checked = Boolean(this.task.autoStart);
+      },
+    });
+    this.dispatch = h("div", { class: "detail-dispatch" });
+    this.openChanges = new Set(); // session ids whose changed files are listed
     this.dates = h("p", { class: "detail-dates muted" });
     this.usage = h("p", { class: "detail-usage", "data-testid": "detail-usage", hidden: true });
     this.parent = h("p", { class: "detail-parent" });
@@ -146,7 +160,14 @@ export class TaskDetail {
         { class: "detail-fields" },
         h("label", {}, h("span", {}, "Status"), this.status),
         h("label", {}, h("span", {}, "Priority"), this.priority),
+        h(
+          "label",
+          { class: "detail-toggle", title: "A runner spawns a worker once every task it depends on is completed." },
+          h("span", {}, "Auto-start"),
+          this.autoStart,
+        ),
       ),
+      this.dispatch,
       h(
         "div",
         { class: "detail-actions" },
@@ -281,8 +302,11 @@ export class TaskDetail {
     const sessions = model.sessionsFor(task);
     const children = model.childrenOf(task.id);
     const related = [...task.dependencies, task.parentId].map((id) => model.tasks.get(id));
+    const dispatch = dispatchStatus(model, task);
+    for (const time of this.root.querySelectorAll("time[data-ago]")) time.textContent = ago(Number(time.dataset.ago));
     const signature = JSON.stringify([
       task.updatedAt,
+      dispatch,
       sessions.map((s) => [s.id, s.status, s.attention, s.lastActivity]),
       children.map((c) => [c.id, c.updatedAt]),
       related.map((t) => t && [t.id, t.updatedAt]),
@@ -294,6 +318,8 @@ export class TaskDetail {
     this.title.textContent = task.title;
     if (this.status.value !== task.status) this.status.value = task.status;
     if (this.priority.value !== task.priority) this.priority.value = task.priority;
+    this.autoStart.checked = Boolean(task.autoStart);
+    fill(this.dispatch, autoStartLine(dispatch, "detail-dispatch"));
     const parent = task.parentId ? model.tasks.get(task.parentId) : null;
     fill(this.parent, parent ? ["Child of ", taskLink(parent)] : []);
     this.parent.hidden = !parent;
@@ -412,9 +438,15 @@ export class TaskDetail {
 
   sessionItem(task, session) {
     const meta = session.metadata ?? {};
+    const branch = branchLabel(session, "detail-session-branch");
+    const changes = changeSummary(session, {
+      open: this.openChanges.has(session.id),
+      onToggle: (open) => (open ? this.openChanges.add(session.id) : this.openChanges.delete(session.id)),
+    });
+    const notes = worktreeNotes(session);
     return h(
       "li",
-      { "data-testid": "detail-session", "data-session-id": session.id },
+      { class: "detail-session", "data-testid": "detail-session", "data-session-id": session.id },
       h("span", { class: `badge session-${session.status}`, "data-testid": "detail-session-status" }, label(session.status)),
       h("a", { href: href({ projectId: session.projectId, view: "sessions", sessionId: session.id }) }, session.name || session.id),
       session.attention
@@ -428,6 +460,7 @@ export class TaskDetail {
       iconButton("✕", `Unlink session “${session.name || session.id}”`, `session-unlink-${session.id}`, "session-unlink", false, () =>
         this.actions.unlinkSession(session.id, task.id),
       ),
+      branch || changes || notes ? h("div", { class: "detail-session-worktree" }, branch, changes, notes) : null,
     );
   }
 

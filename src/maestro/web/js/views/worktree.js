@@ -73,16 +73,21 @@ export function changeSummary(session, { open = false, onToggle = () => {} } = {
     { class: "worktree-summary", "data-testid": "session-changes" },
     list,
     h(
-      "span",
-      { class: "muted", "data-testid": "session-leftovers" },
-      data.committedLeftovers ? "work left uncommitted was committed" : "nothing left uncommitted",
-    ),
-    h(
-      "span",
-      { class: "muted", "data-testid": "session-worktree-state" },
-      data.removed
-        ? "worktree removed"
-        : ["worktree kept", worktree ? [" at ", h("code", { "data-testid": "session-worktree-path" }, String(worktree))] : null],
+      "div",
+      { class: "worktree-state muted" },
+      h(
+        "span",
+        { "data-testid": "session-leftovers" },
+        data.committedLeftovers ? "work left uncommitted was committed" : "nothing left uncommitted",
+      ),
+      " · ",
+      h(
+        "span",
+        { "data-testid": "session-worktree-state" },
+        data.removed
+          ? "worktree removed"
+          : ["worktree kept", worktree ? [" at ", h("code", { "data-testid": "session-worktree-path" }, String(worktree))] : null],
+      ),
     ),
   );
 }
