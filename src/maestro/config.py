@@ -34,6 +34,7 @@ SERVER_ENVIRONMENT = frozenset(
         "MAESTRO_MAX_ACTIVE_SESSIONS",
         "MAESTRO_FSYNC",
         "MAESTRO_APPROVAL_TIMEOUT",
+        "MAESTRO_RUNNER_TIMEOUT",
         "MAESTRO_NOTIFY_URL",
     }
 )
@@ -82,6 +83,8 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 # A day: the agent's side (the Claude Code hook Maestro installs, docs/agents.md)
 # waits a day and five minutes at most, so a longer wait would outlive it.
 MAX_APPROVAL_TIMEOUT = 24 * 3600.0
+# An hour: a runner silent for longer is gone, whatever the setting says.
+MAX_RUNNER_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class Settings:
     retained_events: int = 10_000
     fsync: bool = False
     approval_timeout: float = 600.0  # seconds a pending approval waits for a person
+    runner_timeout: float = 30.0  # seconds without a heartbeat before a runner is lost
     notify_url: str | None = None  # a webhook told of approvals and finished sessions
 
     @classmethod
@@ -127,6 +131,7 @@ class Settings:
             max_active_sessions=_int(env, "MAESTRO_MAX_ACTIVE_SESSIONS", cls.max_active_sessions),
             fsync=is_on(env, "MAESTRO_FSYNC"),
             approval_timeout=_seconds(env, "MAESTRO_APPROVAL_TIMEOUT", cls.approval_timeout),
+            runner_timeout=_seconds(env, "MAESTRO_RUNNER_TIMEOUT", cls.runner_timeout),
             notify_url=env.get("MAESTRO_NOTIFY_URL") or None,
         )
         chosen = {k: v for k, v in overrides.items() if v is not None}
@@ -145,6 +150,12 @@ class Settings:
                 "MAESTRO_APPROVAL_TIMEOUT must be a number of seconds greater than 0 and at "
                 f"most {MAX_APPROVAL_TIMEOUT:.0f} (a day), got {timeout:.10g}"
             )
+        lease = self.runner_timeout
+        if not (math.isfinite(lease) and 0 < lease <= MAX_RUNNER_TIMEOUT):
+            raise ConfigError(
+                "MAESTRO_RUNNER_TIMEOUT must be a number of seconds greater than 0 and at "
+                f"most {MAX_RUNNER_TIMEOUT:.0f} (an hour), got {lease:.10g}"
+            )
         if self.notify_url is not None:
             parts = urlsplit(self.notify_url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -152,12 +163,13 @@ class Settings:
                     "MAESTRO_NOTIFY_URL must be an http:// or https:// URL with a host, "
                     f"got {self.notify_url!r}"
                 )
-        if not is_loopback(self.host) and not self.token:
-            raise ConfigError(
-                f"refusing to listen on {self.host} without MAESTRO_TOKEN: anyone who can "
-                "reach this address could start agents on this machine. Set MAESTRO_TOKEN "
-                "to a long random secret, or bind to 127.0.0.1."
-            )
+
+    @property
+    def exposed(self) -> bool:
+        """Bound beyond loopback: other machines can reach the server, so it must
+        require a token (``maestro serve`` generates one when none is set:
+        ``maestro.server.admin_token``)."""
+        return not is_loopback(self.host)
 
     @property
     def server_url(self) -> str:

@@ -103,10 +103,11 @@ def test_the_typer_app_hands_an_agent_command_to_its_one_definition() -> None:
     "args",
     [
         ("hook", "file-modified"),
+        ("hook", "permission-request"),
         ("report", "progress", "x", "--task", "task_x", "--json"),
         ("whoami", "--json"),
     ],
-    ids=lambda args: args[0],
+    ids=lambda args: " ".join(args[:2]),
 )
 def test_agent_commands_import_no_cli_framework_or_http_library(args: tuple[str, ...]) -> None:
     # They run on every file an agent writes: Typer alone took longer than the request.

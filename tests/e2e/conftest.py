@@ -4,8 +4,11 @@ process, and the scripted fake agent it starts (``fake_agent.py`` through the
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +22,7 @@ from tests.helpers import stop_process, wait_until
 FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
 AGENT_COMMAND = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_AGENT))} {{prompt_file}}"
 SESSION_SECONDS = 30  # one fake worker takes a few seconds: each CLI call is a new process
+_OPENED = re.compile(r"opened session (\S+) in .*?\((?:pty pid (\d+))?")
 
 
 class RunnerProcess:
@@ -55,16 +59,37 @@ class RunnerProcess:
     def stop(self) -> None:
         stop_process(self.process)
 
+    def opened(self) -> list[str]:
+        """The sessions this runner opened, in order, as its log says."""
+        return [m[1] for m in _OPENED.finditer(self.log())]
+
+    def kill(self) -> None:
+        """``kill -9`` of the runner and of the agents it started, as when its
+        machine dies: each PTY terminal leads a process group of its own
+        (``maestro worker init`` and the agent under it), killed whole."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        for match in _OPENED.finditer(self.log()):
+            if match[2]:
+                with contextlib.suppress(ProcessLookupError):  # that one had finished
+                    os.killpg(int(match[2]), signal.SIGKILL)
+
 
 @pytest.fixture
 def start_runner(home: Path, tmp_path: Path) -> Iterator[Callable[..., RunnerProcess]]:
-    """Start runners (``maestro runner --pty``) on demand; all stop at the end."""
+    """Start runners (``maestro runner --pty ARGS``) on demand; all stop at the end.
+    Several on one server each need their own ``home`` (``MAESTRO_HOME``) and
+    ``--name``."""
     started: list[RunnerProcess] = []
 
-    def start(server: RunningServer, **env: str) -> RunnerProcess:
-        made = RunnerProcess(server, home, tmp_path / f"runner{len(started)}.log", **env)
+    def start(
+        server: RunningServer, *args: str, home_dir: Path | None = None, **env: str
+    ) -> RunnerProcess:
+        log = tmp_path / f"runner{len(started)}.log"
+        made = RunnerProcess(server, home_dir or home, log, **env)
         started.append(made)
-        return made.start()
+        return made.start(*args)
 
     yield start
     for made in started:

@@ -4,8 +4,8 @@ WebSocket cases of ``tests/e2e/test_websocket.py`` (SPEC sections 2, 5 and 11):
 - with ``MAESTRO_TOKEN`` set, a missing, wrong or malformed token on any REST
   endpoint is 401 ``UNAUTHORIZED`` and changes nothing stored, while ``/health``
   and the UI's static files stay open;
-- a server started on a non-loopback address without a token refuses to start,
-  saying so and naming ``MAESTRO_TOKEN``;
+- (a server started on a non-loopback address without a token generates one:
+  ``tests/deploy/test_first_token.py``);
 - 1,000 idle WebSocket connections held open do not stop the API or a live
   client;
 - a WebSocket message over 64 KiB closes that client, and only that client.
@@ -19,11 +19,8 @@ import os
 import resource
 import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from maestro.server.app import ENDPOINTS
-from tests.conftest import RunningServer, StoreBackend, free_port
+from tests.conftest import RunningServer, StoreBackend
 from tests.e2e.wsclient import EventStream, names
 from tests.helpers import seed_one_of_each, wait_for_files
 from tests.test_bad_input import Reply, send, snapshot
@@ -214,59 +211,6 @@ def test_the_ui_files_stay_open_without_the_token(
     assert reply.status == 200, str(reply)
     assert content_type in reply.headers.get("content-type", "")
     assert reply.body
-
-
-# -- a non-loopback bind without a token ------------------------------------------------
-
-EXPOSED = {
-    "--host 0.0.0.0": (["--host", "0.0.0.0"], {}),
-    "--host ::": (["--host", "::"], {}),
-    "--host <LAN address>": (["--host", "192.0.2.10"], {}),
-    "--host <name>": (["--host", "maestro.example"], {}),
-    "HOST=0.0.0.0": ([], {"HOST": "0.0.0.0"}),
-    "--host 0.0.0.0 with an empty token": (["--host", "0.0.0.0"], {"MAESTRO_TOKEN": ""}),
-}
-
-
-@pytest.mark.parametrize("how", list(EXPOSED))
-def test_non_loopback_bind_without_a_token_is_refused_at_start(tmp_path: Path, how: str) -> None:
-    arguments, settings = EXPOSED[how]
-    env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT", "MAESTRO_TOKEN")}
-    data_dir = tmp_path / "data"
-    port = free_port()
-    started = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "maestro",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            *arguments,
-        ],
-        env={**env, **settings},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert started.returncode != 0
-    message = started.stderr.strip()
-    assert "MAESTRO_TOKEN" in message, message
-    assert "refusing" in message.lower(), message
-    assert "Traceback" not in message, "a clear message, not a stack trace"
-    assert len(message.splitlines()) == 1, message
-    assert not data_dir.exists(), "a refused start must not touch the data dir"
-
-
-def test_non_loopback_bind_with_a_token_is_allowed_past_the_check() -> None:
-    """The check asks for a token, nothing more. (Checked without binding: tests
-    never listen beyond 127.0.0.1.)"""
-    from maestro.config import Settings
-
-    settings = Settings.load({"HOST": "0.0.0.0", "MAESTRO_TOKEN": TOKEN})
-    assert settings.host == "0.0.0.0"
 
 
 # -- 1,000 idle WebSocket connections ----------------------------------------------------

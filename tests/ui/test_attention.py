@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import expect
 
-from maestro.domain.vocabulary import SESSION_ATTENTION
 from tests.ui.pages import MaestroPage, unique
 from tests.ui.seed import decide, file_approval, working_session
 
@@ -59,9 +58,3 @@ def test_input_and_failure_are_marked_too(ui: MaestroPage, api: httpx.Client) ->
     ui.page.get_by_test_id("tab-board").click()
     attention = ui.card(f"{name} task").get_by_test_id("card-attention")
     expect(attention.locator("[data-attention]")).to_have_attribute("data-attention", "failed")
-
-
-def test_the_ui_knows_every_reason_for_attention() -> None:
-    constant = re.search(r"export const SESSION_ATTENTION = (.*?);\n", FORMAT_JS, re.DOTALL)
-    assert constant
-    assert set(re.findall(r'\[\s*"([a-z_]+)",', constant.group(1))) == set(SESSION_ATTENTION)

@@ -142,7 +142,7 @@ def test_the_card_says_what_it_waits_on_until_it_is_dispatched(
     expect(line).to_have_attribute("title", re.compile(re.escape(reason)))
 
     api.patch(f"/api/sessions/{session_id}", json={"status": "failed"}).raise_for_status()
-    expect(text).to_have_text("dispatch failed · left to a person")
+    expect(text).to_have_text("dispatch failed · left to you")
     expect(line).to_have_attribute("data-state", "failed")
 
 
@@ -173,6 +173,21 @@ def test_a_ready_task_beyond_the_project_limit_shows_it_is_queued(
 
     expect(dispatch_line(ui, "First")).to_have_attribute("data-state", "dispatched")
     expect(dispatch_text(ui, "Second")).to_have_text("ready to dispatch · queued (1/1 running)")
+
+
+def test_the_sessions_view_says_which_session_the_dispatcher_started(
+    ui: MaestroPage, api: httpx.Client
+) -> None:
+    project_id = ui.create_project(unique("Dispatched session"))
+    task = make_task(api, project_id, title="Started for me", autoStart=True)
+    request_spawn(api, project_id, [task["id"]], spawnSource="dispatch", spawnReason="auto-start")
+    request_spawn(api, project_id, [task["id"]], spawnSource="ui", sessionName="By hand")
+
+    ui.open_sessions()
+    expect(ui.session_row("Started for me").get_by_test_id("session-dispatch")).to_have_text(
+        "Started by the auto-start dispatcher (auto-start)"
+    )
+    expect(ui.session_row("By hand").get_by_test_id("session-dispatch")).to_have_count(0)
 
 
 def test_the_detail_toggles_auto_start_and_shows_the_same_line(

@@ -30,7 +30,7 @@ def test_an_edited_policy_is_stored_whole(ui: MaestroPage, api: httpx.Client) ->
     project_id = ui.create_project(name)
 
     dialog = ui.edit_project(name)
-    dialog.get_by_label("Mode").select_option("plan")
+    dialog.get_by_label("Mode", exact=True).select_option("plan")
     dialog.get_by_label("Allowed rules").fill(
         "Edit\n  Bash(npm test:*)  \n\nWebFetch(domain:example.com)"
     )
@@ -46,7 +46,7 @@ def test_an_edited_policy_is_stored_whole(ui: MaestroPage, api: httpx.Client) ->
         "deny": ["Bash(rm:*)"],
     }
     reopened = ui.edit_project(name)
-    expect(reopened.get_by_label("Mode")).to_have_value("plan")
+    expect(reopened.get_by_label("Mode", exact=True)).to_have_value("plan")
     expect(reopened.get_by_label("Denied rules")).to_have_value("Bash(rm:*)")
 
 

@@ -164,3 +164,26 @@ def test_a_bad_setting_of_a_new_project_is_refused_in_the_dialog(ui: MaestroPage
     expect(dialog.get_by_test_id("project-worktree-include")).to_have_attribute(
         "aria-invalid", "true"
     )
+
+
+def test_spawn_worker_leaves_the_agent_and_model_to_the_project(
+    ui: MaestroPage, api: httpx.Client
+) -> None:
+    project_id = ui.create_project(unique("Settings spawn"))
+    settings = {"agent": "codex", "model": "gpt-5-codex"}
+    api.patch(f"/api/projects/{project_id}", json=settings).raise_for_status()
+    ui.create_task("Needs the project's agent")
+
+    detail = ui.open_task("Needs the project's agent")
+    detail.get_by_test_id("spawn-worker").click()
+    dialog = ui.dialog("spawn-dialog")
+    expect(dialog.get_by_test_id("spawn-agent")).to_have_value("")
+    expect(dialog.get_by_test_id("spawn-agent").locator("option:checked")).to_have_text(
+        "Project's (codex)"
+    )
+    ui.submit(dialog)
+    expect(dialog).to_be_hidden()
+
+    session_id = detail.get_by_test_id("detail-session").get_attribute("data-session-id")
+    metadata = api.get(f"/api/sessions/{session_id}").json()["metadata"]
+    assert (metadata["agent"], metadata["model"]) == ("codex", "gpt-5-codex")

@@ -13,6 +13,7 @@ from tests.helpers import make_session, make_task
 from tests.ui.pages import MaestroPage, unique
 
 WORKTREE = "/home/me/.maestro/worktrees/proj/sess"
+MINUS = "\N{MINUS SIGN}"  # the UI counts deleted lines with a real minus sign
 
 
 def branch_metadata(branch: str = "maestro/ab12-parse-config") -> dict[str, Any]:
@@ -67,12 +68,14 @@ def test_a_session_shows_its_branch_then_its_change_summary(
     patch_session(api, session["id"], {"status": "failed", "events": [summary(files)]})
 
     changes = row.get_by_test_id("session-changes")
-    expect(changes.locator("summary")).to_have_text("2 files changed +120 −14")
+    expect(changes.locator("summary")).to_have_text(f"2 files changed +120 {MINUS}14")
     expect(row.get_by_test_id("changed-file")).to_have_count(2)
     expect(row.get_by_test_id("changed-file").first).to_be_hidden()  # collapsed
     changes.locator("summary").click()
-    expect(row.get_by_test_id("changed-file").first).to_have_text("src/config/loader.ts+40 −12")
-    expect(row.get_by_test_id("changed-file").nth(1)).to_contain_text("+80 −2")
+    expect(row.get_by_test_id("changed-file").first).to_have_text(
+        f"src/config/loader.ts+40 {MINUS}12"
+    )
+    expect(row.get_by_test_id("changed-file").nth(1)).to_contain_text(f"+80 {MINUS}2")
     expect(row.get_by_test_id("session-leftovers")).to_have_text(
         "work left uncommitted was committed"
     )
@@ -103,7 +106,7 @@ def test_a_removed_worktree_and_its_notes_are_shown(ui: MaestroPage, api: httpx.
 
     ui.open_sessions()
     row = ui.session_row("Tidy")
-    expect(row.get_by_test_id("session-worktree-note")).to_have_text(f"ⓘ{note}")
+    expect(row.get_by_test_id("session-worktree-note")).to_have_text(f"Note: {note}")
     expect(row.get_by_test_id("session-changes-files")).to_have_text("No files changed")
     expect(row.get_by_test_id("session-leftovers")).to_have_text("nothing left uncommitted")
     expect(row.get_by_test_id("session-worktree-state")).to_have_text("worktree removed")
@@ -130,7 +133,7 @@ def test_the_task_detail_lists_each_session_with_its_branch_and_changes(
     item = detail.get_by_test_id("detail-session")
     expect(item.get_by_test_id("detail-session-branch-name")).to_have_text("maestro/cd34-retry")
     expect(item.get_by_test_id("session-changes").locator("summary")).to_have_text(
-        "1 file changed +7 −1"
+        f"1 file changed +7 {MINUS}1"
     )
     item.get_by_test_id("session-changes").locator("summary").click()
     expect(item.get_by_test_id("changed-file-path")).to_have_text("src/upload.ts")
@@ -160,10 +163,11 @@ def test_hostile_branch_names_and_file_paths_are_shown_as_text(
     expect(row.get_by_test_id("session-branch-base")).to_have_text("<i>main</i>")
     expect(row.get_by_test_id("changed-file-path")).to_have_text(path)
     expect(row.get_by_test_id("session-worktree-path")).to_have_text("<u>wt</u>")
-    expect(row.get_by_test_id("session-worktree-note")).to_have_text(f"ⓘ{note}")
+    expect(row.get_by_test_id("session-worktree-note")).to_have_text(f"Note: {note}")
     for tag in ("img", "script", "b", "i", "u"):
         expect(row.locator(tag)).to_have_count(0)
 
+    ui.page.get_by_test_id("tab-board").click()
     detail = ui.open_task("Hostile")
     expect(detail.get_by_test_id("detail-session-branch-name")).to_have_text(branch)
     expect(detail.get_by_test_id("detail-session").locator("img")).to_have_count(0)

@@ -37,7 +37,7 @@ app.add_typer(approvals.app, name="approval")
 app.add_typer(skills.app, name="skill")
 app.add_typer(agent_init.worker, name="worker")
 app.add_typer(agent_init.orchestrator, name="orchestrator")
-app.command("runner")(runner.runner)
+app.add_typer(runner.app, name="runner")
 app.add_typer(data.app, name="data")
 app.add_typer(worktrees.app, name="worktree")
 

@@ -1,4 +1,5 @@
-"""``maestro runner``: open a terminal for every spawn request (see docs/runner.md)."""
+"""``maestro runner``: open a terminal for the spawn requests this runner claims
+(see docs/runner.md); ``maestro runner list``: the runners the server knows."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -18,6 +20,7 @@ from maestro.agents.runner import (
     EventFollower,
     Launcher,
     PtyLauncher,
+    RunnerLease,
     RunnerState,
     SpawnQueue,
     TmuxLauncher,
@@ -26,10 +29,20 @@ from maestro.agents.runner import (
     wait_for_terminals,
 )
 from maestro.cli.errors import CommandError
-from maestro.cli.output import JsonFlag, ServerOption, command, say
+from maestro.cli.output import JsonFlag, ServerOption, command, say, table, when
+from maestro.client import ClientError, ServerUnreachable
 from maestro.config import is_on, maestro_home
+from maestro.domain.responses import RunnerWithLoad
+from maestro.domain.vocabulary import RUNNER_STATUSES
 
 log = logging.getLogger("maestro.runner")
+
+app = typer.Typer(
+    help="Open a terminal for the spawn requests this runner claims (`maestro runner` "
+    "with the options below), or list the runners the server knows (`maestro runner list`).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 
 
 def _log_to_stderr() -> None:
@@ -51,7 +64,9 @@ def _launcher(tmux: bool, pty: bool) -> Launcher:
     return PtyLauncher(maestro_home())
 
 
+@app.callback()
 def runner(
+    ctx: typer.Context,
     tmux: Annotated[
         bool, typer.Option("--tmux", help="Open a window per session in tmux session `maestro`.")
     ] = False,
@@ -67,8 +82,30 @@ def runner(
         ),
     ] = False,
     max_concurrent: Annotated[
-        int, typer.Option("--max-concurrent", min=1, help="Terminals alive at once; others wait.")
+        int,
+        typer.Option(
+            "--max-concurrent",
+            min=1,
+            max=1000,
+            help="Terminals alive at once (the runner's capacity); it claims no more.",
+        ),
     ] = 4,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="This runner's name on the server (default: the host name); a runner is "
+            "known by its name and host.",
+        ),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            help="A label of this runner (repeatable: --label gpu --label os=linux); it claims "
+            "only spawns whose runnerLabels it has all of.",
+        ),
+    ] = None,
     dispatch: Annotated[
         bool,
         typer.Option(
@@ -79,20 +116,27 @@ def runner(
     json: JsonFlag = False,
     server: ServerOption = None,
 ) -> None:
-    """Open a terminal for every spawn request: a tmux window (the default when tmux
-    is installed) or a PTY process, in the project's working directory, running
-    `maestro worker init` (or `orchestrator init`) with the session's environment."""
+    """Register with the server as a runner and open a terminal for each spawn
+    request it claims: a tmux window (the default when tmux is installed) or a PTY
+    process, in the project's working directory, running `maestro worker init` (or
+    `orchestrator init`) with the session's environment. Several runners (on
+    several machines) share the spawns: each session is opened by one."""
+    if ctx.invoked_subcommand is not None:
+        return
     _log_to_stderr()
     with command(json, server) as cmd:
         launcher = _launcher(tmux, pty)
         state = RunnerState(maestro_home(), cmd.client.url)
         state.claim()
+        queue: SpawnQueue | None = None
         try:
             state.load()
-            queue = SpawnQueue(cmd.client, state, launcher, max_concurrent)
+            lease = RunnerLease(cmd.client, state, max_concurrent, name, _labels(label or []))
+            queue = SpawnQueue(cmd.client, state, launcher, max_concurrent, lease=lease)
             dispatcher = Dispatcher(cmd.client) if dispatch else None
             if once:
                 try:
+                    lease.register()
                     if dispatcher is not None:
                         dispatcher.run_once()
                     run_once(queue)
@@ -109,8 +153,13 @@ def runner(
                     ),
                 )
                 return
+            with contextlib.suppress(ServerUnreachable):
+                lease.register()  # else the connection loop registers once it can
             follower = EventFollower(queue, dispatcher=dispatcher)
             asyncio.run(follower.run())
+            # Unregistered before waiting for terminals: what it claimed and did not
+            # open goes to the others now, and no lease runs out while it waits.
+            queue.release()
             if queue.waiting_on_terminals and follower.stop_signal == signal.SIGINT:
                 log.info(
                     "waiting for %d pty session(s) to finish; Ctrl-C again to leave them "
@@ -127,4 +176,46 @@ def runner(
                 )
             log.info("runner stopped")
         finally:
+            if queue is not None and once:
+                with contextlib.suppress(ClientError):
+                    queue.release()
             state.release()
+
+
+def _labels(given: Sequence[str]) -> list[str]:
+    """The labels given, split at commas too (``--label gpu,os=linux``)."""
+    return [part.strip() for value in given for part in value.split(",") if part.strip()]
+
+
+def show_runners(runners: Sequence[RunnerWithLoad]) -> None:
+    table(
+        "Runners",
+        ["id", "name", "host", "status", "load", "labels", "last seen"],
+        [
+            (
+                r.id,
+                r.name,
+                r.host,
+                r.status,
+                f"{r.load}/{r.capacity}",
+                ", ".join(r.labels),
+                when(r.last_seen),
+            )
+            for r in runners
+        ],
+    )
+
+
+@app.command("list")
+def list_runners(
+    status: Annotated[
+        str | None,
+        typer.Option(help=f"Only this status: {', '.join(RUNNER_STATUSES)}"),
+    ] = None,
+    json: JsonFlag = False,
+    server: ServerOption = None,
+) -> None:
+    """List the runners the server knows, oldest first, with their load (sessions
+    they claimed that are still spawning or running) against their capacity."""
+    with command(json, server) as cmd:
+        cmd.done(cmd.client.list_runners(status), show_runners)

@@ -47,14 +47,13 @@ def serve(
     """Serve the REST API, the WebSocket event stream and the web UI."""
     import uvicorn
 
-    from maestro.server import create_app
+    from maestro.server import admin_token, create_app
     from maestro.store import describe_store
     from maestro.store.base import StoreUnavailable
     from maestro.store.datadir_lock import check_data_dir_free
 
     try:
         settings = Settings.load(host=host, port=port, data_dir=data_dir)
-        app = create_app(settings)
     except ConfigError as error:
         typer.echo(f"maestro serve: {error}", err=True)
         raise typer.Exit(2) from None
@@ -64,6 +63,16 @@ def serve(
         except StoreUnavailable as error:
             typer.echo(f"maestro serve: {error}", err=True)
             raise typer.Exit(1) from None
+    try:
+        # Bound beyond loopback with no MAESTRO_TOKEN: the admin token, said at once
+        # (a start that fails later has still shown the token it created).
+        settings, admin = admin_token.secure(settings)
+        if admin is not None:
+            typer.echo(admin_token.announcement(settings, admin), err=True)
+        app = create_app(settings)
+    except ConfigError as error:
+        typer.echo(f"maestro serve: {error}", err=True)
+        raise typer.Exit(2) from None
     logging.basicConfig(
         level=logging.DEBUG if settings.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -20,7 +20,16 @@ from maestro.client.http import ClientError, HttpClient, api_path, raise_for_err
 
 if TYPE_CHECKING:
     from maestro.domain.models import Approval, Project, Session, Subtask, Task
-    from maestro.domain.responses import Deleted, Health, ProjectUsage, Spawned, TaskUsage
+    from maestro.domain.responses import (
+        Claimed,
+        Deleted,
+        Health,
+        Heartbeat,
+        ProjectUsage,
+        RunnerWithLoad,
+        Spawned,
+        TaskUsage,
+    )
 
 T = TypeVar("T")
 Body = Mapping[str, Any]
@@ -190,8 +199,10 @@ class MaestroClient(HttpClient):
         task_id: str | None = None,
         status: str | None = None,
         active: bool = False,
+        runner_id: str | None = None,
     ) -> list[Session]:
-        """Oldest first; ``active`` leaves finished sessions out."""
+        """Oldest first; ``active`` leaves finished sessions out; ``runner_id``: the
+        sessions that runner claimed."""
         from maestro.domain.models import Session
 
         params = {
@@ -199,6 +210,7 @@ class MaestroClient(HttpClient):
             "taskId": task_id,
             "status": status,
             "active": True if active else None,
+            "runnerId": runner_id,
         }
         return self.call(list[Session], "GET", api_path("sessions"), params=params)
 
@@ -274,3 +286,45 @@ class MaestroClient(HttpClient):
 
         path = api_path("approvals", approval_id, "decision")
         return self.call(Approval, "POST", path, body)
+
+    # -- runners -----------------------------------------------------------------
+
+    def register_runner(self, body: Body) -> RunnerWithLoad:
+        """``{name, host, capacity, labels?, id?}``: a new runner, or the one of this
+        name and host back again."""
+        from maestro.domain.responses import RunnerWithLoad
+
+        return self.call(RunnerWithLoad, "POST", api_path("runners"), body)
+
+    def runner_heartbeat(self, runner_id: str, sessions: list[str] | None = None) -> Heartbeat:
+        """Extend the runner's lease; ``sessions``: those it still runs."""
+        from maestro.domain.responses import Heartbeat
+
+        body = {} if sessions is None else {"sessions": sessions}
+        return self.call(Heartbeat, "POST", api_path("runners", runner_id, "heartbeat"), body)
+
+    def list_runners(self, status: str | None = None) -> list[RunnerWithLoad]:
+        """Oldest first, each with its load."""
+        from maestro.domain.responses import RunnerWithLoad
+
+        params = {"status": status}
+        return self.call(list[RunnerWithLoad], "GET", api_path("runners"), params=params)
+
+    def get_runner(self, runner_id: str) -> RunnerWithLoad:
+        from maestro.domain.responses import RunnerWithLoad
+
+        return self.call(RunnerWithLoad, "GET", api_path("runners", runner_id))
+
+    def delete_runner(self, runner_id: str) -> Deleted:
+        from maestro.domain.responses import Deleted
+
+        return self.call(Deleted, "DELETE", api_path("runners", runner_id))
+
+    def claim_session(self, session_id: str, runner_id: str) -> Claimed:
+        """Claim a spawning session for the runner; ``ApiError`` 409 when another
+        runner has it (``ALREADY_CLAIMED``) or the runner lacks its labels
+        (``LABELS_MISMATCH``)."""
+        from maestro.domain.responses import Claimed
+
+        path = api_path("sessions", session_id, "claim")
+        return self.call(Claimed, "POST", path, {"runnerId": runner_id})

@@ -57,6 +57,10 @@ class ApprovalNotFound(NotFound):
     code = "APPROVAL_NOT_FOUND"
 
 
+class RunnerNotFound(NotFound):
+    code = "RUNNER_NOT_FOUND"
+
+
 class ProjectHasDependencies(MaestroError):
     code = "PROJECT_HAS_DEPENDENCIES"
     status = 400
@@ -90,6 +94,36 @@ class ApprovalDecided(MaestroError):
     """The approval is no longer pending (decided, or expired)."""
 
     code = "APPROVAL_DECIDED"
+    status = 409
+
+
+class AlreadyClaimed(MaestroError):
+    """The session is not there to claim: another runner holds it, or it is no
+    longer ``spawning``."""
+
+    code = "ALREADY_CLAIMED"
+    status = 409
+
+
+class LabelsMismatch(MaestroError):
+    """The session asks for runner labels the claiming runner does not have."""
+
+    code = "LABELS_MISMATCH"
+    status = 409
+
+
+class RunnerLost(MaestroError):
+    """The runner missed its heartbeats: it must heartbeat (or register) again
+    before it may claim."""
+
+    code = "RUNNER_LOST"
+    status = 409
+
+
+class RunnerNameTaken(MaestroError):
+    """An active runner already has this name on this host."""
+
+    code = "RUNNER_NAME_TAKEN"
     status = 409
 
 

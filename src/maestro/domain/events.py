@@ -33,6 +33,12 @@ SUBTASK_UPDATED = "subtask:updated"
 SUBTASK_DELETED = "subtask:deleted"
 APPROVAL_CREATED = "approval:created"
 APPROVAL_DECIDED = "approval:decided"
+RUNNER_CREATED = "runner:created"
+RUNNER_UPDATED = "runner:updated"
+RUNNER_DELETED = "runner:deleted"
+NO_PROJECT = ""
+"""The project of events that belong to none (``runner:*``): a client filtering by
+``?projectId=`` does not get them."""
 # Outside the global order: sent only to clients watching the session (``?sessionId=``),
 # without ``seq``, never stored or replayed (``domain.activity``).
 SESSION_ACTIVITY = "session:activity"
@@ -58,6 +64,9 @@ ALL_EVENTS = (
     SUBTASK_DELETED,
     APPROVAL_CREATED,
     APPROVAL_DECIDED,
+    RUNNER_CREATED,
+    RUNNER_UPDATED,
+    RUNNER_DELETED,
 )
 
 

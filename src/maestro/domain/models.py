@@ -24,6 +24,7 @@ from maestro.domain.vocabulary import (
     APPROVAL_DECISIONS,
     APPROVAL_STATUSES,
     FINISHED_SESSION_STATUSES,
+    RUNNER_STATUSES,
     SESSION_ATTENTION,
     SESSION_STATUSES,
     SPAWN_ROLES,
@@ -32,6 +33,7 @@ from maestro.domain.vocabulary import (
     AgentName,
     ApprovalDecision,
     ApprovalStatus,
+    RunnerStatus,
     SessionAttention,
     SessionStatus,
     SpawnRole,
@@ -47,6 +49,7 @@ __all__ = [  # the vocabulary, re-exported where the entities are
     "APPROVAL_DECISIONS",
     "APPROVAL_STATUSES",
     "FINISHED_SESSION_STATUSES",
+    "RUNNER_STATUSES",
     "SESSION_ATTENTION",
     "SESSION_STATUSES",
     "SPAWN_ROLES",
@@ -55,6 +58,7 @@ __all__ = [  # the vocabulary, re-exported where the entities are
     "AgentName",
     "ApprovalDecision",
     "ApprovalStatus",
+    "RunnerStatus",
     "SessionAttention",
     "SessionStatus",
     "SpawnRole",
@@ -340,4 +344,49 @@ class Approval(Entity, kw_only=True, frozen=True):
     expires_at: int = 0
 
 
-StoredEntity = Project | Task | Session | Approval
+# -- runners -----------------------------------------------------------------------
+
+# A label says what a runner offers (``gpu``, ``os=linux``, ``region:eu``); a spawn
+# may ask for runners having some (``runnerLabels``).
+RUNNER_LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:=/-]{0,63}(?!\n)$"  # (?!\n): as above
+MAX_RUNNER_LABELS = 32
+RunnerLabel = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=RUNNER_LABEL_PATTERN,
+        description="A runner label: a letter or digit, then letters, digits and "
+        "`_ . : = / -`, at most 64 characters: `gpu`, `os=linux`",
+    ),
+]
+RunnerLabels = Annotated[tuple[RunnerLabel, ...], msgspec.Meta(max_length=MAX_RUNNER_LABELS)]
+# Names of runners and hosts are shown in logs and lists: one line, no control characters.
+ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f]*(?!\n)$"
+RunnerName = Annotated[str, msgspec.Meta(pattern=ONE_LINE_PATTERN, max_length=200)]
+RunnerCapacity = Annotated[
+    int,
+    msgspec.Meta(ge=1, le=1000, description="How many sessions the runner runs at once"),
+]
+
+
+class Runner(Entity, kw_only=True, frozen=True):
+    """A ``maestro runner`` on some machine, known by its ``name`` and ``host``: it
+    claims spawning sessions (``metadata.runnerId``) and opens their terminals.
+    Leased: each heartbeat moves ``expiresAt`` to ``MAESTRO_RUNNER_TIMEOUT`` from
+    now; the server marks a runner whose lease ran out ``lost`` and releases or
+    fails its sessions (``service.runners``)."""
+
+    name: RunnerName
+    host: RunnerName
+    capacity: RunnerCapacity = 1
+    labels: RunnerLabels = ()
+    status: RunnerStatus = "active"
+    # What it said it still runs, at its last heartbeat.
+    sessions: tuple[str, ...] = ()
+    created_at: int = 0
+    updated_at: int = 0
+    last_seen: int = 0
+    expires_at: int = 0
+    lost_at: int | None = None
+
+
+StoredEntity = Project | Task | Session | Approval | Runner

@@ -25,7 +25,10 @@ from maestro.domain.models import (
     DEFAULT_MAX_CONCURRENT,
     DEFAULT_SETUP_TIMEOUT,
     INCLUDE_PATTERN,
+    MAX_RUNNER_LABELS,
+    ONE_LINE_PATTERN,
     PERMISSION_RULE_PATTERN,
+    RUNNER_LABEL_PATTERN,
     SETUP_COMMAND_PATTERN,
     AgentModel,
     AgentName,
@@ -35,6 +38,9 @@ from maestro.domain.models import (
     IncludePatterns,
     MaxConcurrent,
     PermissionPolicy,
+    RunnerCapacity,
+    RunnerLabel,
+    RunnerName,
     SessionStatus,
     SetupCommand,
     SetupTimeout,
@@ -223,6 +229,31 @@ class ApprovalDecide(_Body, kw_only=True):
     decided_by: DecidedBy | None = None
 
 
+RunnerLabelList = Annotated[list[RunnerLabel], msgspec.Meta(max_length=MAX_RUNNER_LABELS)]
+MAX_REPORTED_SESSIONS = 10_000
+
+
+class RunnerRegister(_Body, kw_only=True):
+    name: RunnerName
+    host: RunnerName
+    capacity: RunnerCapacity
+    labels: RunnerLabelList = msgspec.field(default_factory=list)
+    # The id this runner had (from its own state): lets a restarted runner take its
+    # registration back while it is still active (docs/runner.md).
+    id: Id | None = None
+
+
+class RunnerHeartbeat(_Body, kw_only=True):
+    # The sessions the runner still runs (its open terminals); not sent: unchanged.
+    sessions: Annotated[list[Id], msgspec.Meta(max_length=MAX_REPORTED_SESSIONS)] | UnsetType = (
+        UNSET
+    )
+
+
+class SessionClaim(_Body, kw_only=True):
+    runner_id: Id
+
+
 class SpawnRequest(_Body):
     # projectId and taskIds are checked by the service, in the seed's order and
     # with its spawn-specific codes, so they are decoded loosely here.
@@ -251,6 +282,8 @@ class SpawnRequest(_Body):
     # and what to ask it now (both, or neither).
     follow_up_of: Id | None = None
     follow_up_prompt: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)] | None = None
+    # Only a runner having every one of these labels may claim the session.
+    runner_labels: RunnerLabelList = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         _check_depth(self.context, "context")
@@ -288,6 +321,9 @@ _PATTERN_WORDS = {
     INCLUDE_PATTERN: "a file pattern relative to the repository: not starting with '/', "
     "without a '..' segment or control characters",
     SETUP_COMMAND_PATTERN: "a command without NUL characters",
+    RUNNER_LABEL_PATTERN: "a label: a letter or digit, then letters, digits, '_', '.', "
+    "':', '=', '/' or '-' (at most 64 characters)",
+    ONE_LINE_PATTERN: "one line of text, without control characters",
     AGENT_MODEL_PATTERN: "a model name: starting with a letter or digit, without spaces "
     "or control characters",
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from maestro.domain.models import Session
+from maestro.domain.models import Runner, Session
 
 
 class Deleted(msgspec.Struct):
@@ -59,3 +59,27 @@ class ProjectUsage(msgspec.Struct, rename="camel", kw_only=True):
     sessions: int
     usage: UsageTotals
     models: list[str]
+
+
+class RunnerWithLoad(Runner, kw_only=True, frozen=True):
+    """A runner as the API serves it (responses and ``runner:*`` events): the stored
+    runner, and ``load``: how many sessions it holds now (claimed by it, still
+    spawning or running)."""
+
+    load: int = 0
+
+
+class Heartbeat(msgspec.Struct, rename="camel"):
+    """``POST /api/runners/{id}/heartbeat``: the runner as it is now, and the lease's
+    length in seconds (beat again well within it: every third of it)."""
+
+    runner: RunnerWithLoad
+    timeout: float
+
+
+class Claimed(msgspec.Struct, rename="camel"):
+    """``POST /api/sessions/{id}/claim``: the session, now the runner's to open.
+    ``token`` is reserved for a token scoped to the session; ``null`` for now."""
+
+    session: Session
+    token: str | None

@@ -34,6 +34,9 @@ WORKTREE_SUMMARY = "worktree_summary"
 """When the agent exited: the branch's head and changed files with line counts
 (data: ``branch``, ``head``, ``baseCommit``, ``committedLeftovers``, ``files``
 [``path``, ``added``, ``deleted``], ``added``, ``deleted``, ``removed``, ``worktree``)."""
+RUNNER_LOST = "runner_lost"
+"""The server failed the running session: its runner missed its heartbeats (data:
+``runnerId``, ``runner``, ``host``, ``reason``)."""
 REPORT_PREFIX = "report:"
 """``report:progress``, ``report:complete``...: what ``maestro report`` adds."""
 

@@ -37,6 +37,10 @@ project's ``workingDir`` is a git repository (the agent side looks), or always,
 or never."""
 ApprovalStatus = Literal["pending", "allowed", "denied", "expired"]
 ApprovalDecision = Literal["allow", "deny"]
+RunnerStatus = Literal["active", "lost"]
+"""A runner is ``active`` while its heartbeats come within ``MAESTRO_RUNNER_TIMEOUT``;
+the server marks one that missed them ``lost`` (a heartbeat or a new
+registration makes it ``active`` again)."""
 SessionAttention = Literal["approval", "input", "failed"]
 """Why a session needs a person: an approval waits, the agent waits for input,
 or it failed (``null`` when nothing does)."""
@@ -53,4 +57,5 @@ AGENT_NAMES: tuple[AgentName, ...] = get_args(AgentName)
 WORKTREE_MODES: tuple[WorktreeMode, ...] = get_args(WorktreeMode)
 APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
 APPROVAL_DECISIONS: tuple[ApprovalDecision, ...] = get_args(ApprovalDecision)
+RUNNER_STATUSES: tuple[RunnerStatus, ...] = get_args(RunnerStatus)
 SESSION_ATTENTION: tuple[SessionAttention, ...] = get_args(SessionAttention)

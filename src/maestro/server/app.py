@@ -31,6 +31,7 @@ from maestro.server.routes import (
     approvals,
     meta,
     projects,
+    runners,
     sessions,
     skills,
     subtasks,
@@ -41,7 +42,7 @@ from maestro.server.security import BrowserGuard, TokenGuard
 from maestro.server.stopping import StopSignals
 from maestro.server.uvicorn_ws import KeepServerSend
 from maestro.server.ws import websocket_endpoint
-from maestro.service import ApprovalInbox, Workspace
+from maestro.service import ApprovalInbox, RunnerRegistry, Workspace
 from maestro.store import open_store
 from maestro.store.base import Store
 
@@ -57,6 +58,7 @@ ENDPOINTS: list[Endpoint] = [
     *sessions.ENDPOINTS,
     *activity.ENDPOINTS,
     *approvals.ENDPOINTS,
+    *runners.ENDPOINTS,
     *skills.ENDPOINTS,
 ]
 
@@ -116,12 +118,13 @@ def build_routes(endpoints: Iterable[Endpoint]) -> list[BaseRoute]:
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """Build the server. The store is opened when the app starts (lifespan), and the
-    approvals' expiry sweep (and the webhook's sender, with ``MAESTRO_NOTIFY_URL``)
-    runs while it does."""
+    approvals' expiry sweep, the runners' lease sweep (and the webhook's sender,
+    with ``MAESTRO_NOTIFY_URL``) run while it does."""
     store = store if store is not None else open_store(settings)
     hub = EventHub(settings.retained_events, settings.ws_queue_limit, debug=settings.debug)
     activity_log = ActivityLog(hub)
     inbox = ApprovalInbox(store, settings.approval_timeout)
+    registry = RunnerRegistry(store, settings.runner_timeout)
     # Requests waiting for a decision answer at once when a stop is asked for,
     # rather than holding the server's graceful stop (server.stopping).
     stop_signals = StopSignals(inbox.watch.close)
@@ -134,7 +137,10 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         store.subscribe(hub.publish)
         store.subscribe(activity_log.on_events)
         store.subscribe(inbox.watch.on_events)
-        background = [asyncio.create_task(inbox.expire_forever(), name="maestro-approval-expiry")]
+        background = [
+            asyncio.create_task(inbox.expire_forever(), name="maestro-approval-expiry"),
+            asyncio.create_task(registry.expire_forever(), name="maestro-runner-leases"),
+        ]
         if notifier is not None:
             store.subscribe(notifier.listener)
             background.append(asyncio.create_task(notifier.run(), name="maestro-notify"))
@@ -180,6 +186,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     app.state.activity = activity_log
     app.state.workspace = Workspace(store, settings.server_url, settings.max_active_sessions)
     app.state.approvals = inbox
+    app.state.runners = registry
     app.state.started = time.monotonic()
     app.state.openapi = build_openapi(ENDPOINTS)
     return app

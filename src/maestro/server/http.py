@@ -17,7 +17,7 @@ from maestro.domain.errors import (
 )
 from maestro.domain.ids import check_id
 from maestro.domain.requests import decode_body
-from maestro.service import ApprovalInbox, Workspace
+from maestro.service import ApprovalInbox, RunnerRegistry, Workspace
 
 B = TypeVar("B", bound=msgspec.Struct)
 
@@ -64,6 +64,11 @@ def workspace(request: Request) -> Workspace:
 def approvals(request: Request) -> ApprovalInbox:
     inbox: ApprovalInbox = request.app.state.approvals
     return inbox
+
+
+def runners(request: Request) -> RunnerRegistry:
+    registry: RunnerRegistry = request.app.state.runners
+    return registry
 
 
 def is_json(content_type: str) -> bool:

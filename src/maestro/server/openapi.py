@@ -20,7 +20,8 @@ _ERROR_TEXT = {
     401: "Missing or wrong token",
     403: "Refused host or origin",
     404: "Not found",
-    409: "Conflicts with the stored state (SESSION_EXISTS, SESSION_FINISHED, APPROVAL_DECIDED)",
+    409: "Conflicts with the stored state (SESSION_EXISTS, SESSION_FINISHED, APPROVAL_DECIDED, "
+    "ALREADY_CLAIMED, LABELS_MISMATCH, RUNNER_LOST, RUNNER_NAME_TAKEN)",
     413: "Body too large",
     415: "Body is not application/json",
     429: "Too many active sessions in the project (TOO_MANY_SESSIONS)",

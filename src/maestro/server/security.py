@@ -2,23 +2,28 @@
 machine, so these hold even with no token set:
 
 - ``Host`` must be a loopback name or a configured host (defeats DNS rebinding);
+  a server bound beyond loopback also answers to IP addresses, which no
+  rebinding can produce (it needs a name), so clients may use the machine's;
 - a request carrying a foreign ``Origin`` is refused unless the origin is listed
   in ``MAESTRO_CORS_ORIGINS`` (a page on another site cannot drive the API or
   open the WebSocket), and a state-changing request with a body must be JSON (a
   plain HTML form cannot post);
-- with ``MAESTRO_TOKEN`` set, the API and the WebSocket need the token;
-  ``/health`` and the UI's static files stay open.
+- with a token (``MAESTRO_TOKEN``, or the admin token a server bound beyond
+  loopback generates: ``admin_token.py``), the API and the WebSocket need it;
+  ``/health`` and the UI's static files stay open. A server bound beyond
+  loopback without a token is refused when it is built.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from maestro.config import LOOPBACK_NAMES, Settings, is_loopback
+from maestro.config import LOOPBACK_NAMES, ConfigError, Settings, is_loopback
 from maestro.domain.errors import Forbidden, MaestroError, Unauthorized, UnsupportedMediaType
 from maestro.server.errors import error_response
 from maestro.server.http import is_json
@@ -36,6 +41,14 @@ def _host_name(host_header: str) -> str:
     if host_header.startswith("["):
         return host_header.split("]", 1)[0] + "]"
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+def _is_address(name: str) -> bool:
+    """An IP address other than the unspecified one (``0.0.0.0``, ``::``)."""
+    try:
+        return not ipaddress.ip_address(name.strip("[]")).is_unspecified
+    except ValueError:
+        return False
 
 
 class _Guard:
@@ -67,7 +80,9 @@ class BrowserGuard(_Guard):
 
     def host_allowed(self, host_header: str) -> bool:
         name = _host_name(host_header.lower())
-        return name in self.allowed_hosts or "*" in self.allowed_hosts or is_loopback(name)
+        if name in self.allowed_hosts or "*" in self.allowed_hosts or is_loopback(name):
+            return True
+        return self.settings.exposed and _is_address(name)
 
     def origin_allowed(self, origin: str, host_header: str) -> bool:
         origin = origin.rstrip("/")
@@ -104,9 +119,17 @@ class BrowserGuard(_Guard):
 
 
 class TokenGuard(_Guard):
-    """``MAESTRO_TOKEN``: bearer header, or ``?token=`` for WebSocket clients."""
+    """The token: bearer header, or ``?token=`` for WebSocket clients."""
 
     OPEN_PATHS = frozenset({"/health"})
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        if settings.exposed and not settings.token:
+            raise ConfigError(
+                f"refusing to serve on {settings.host} without a token: anyone who can "
+                "reach this address could start agents on this machine"
+            )
+        super().__init__(app, settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = self.settings.token
@@ -129,7 +152,8 @@ class TokenGuard(_Guard):
                 receive,
                 send,
                 Unauthorized(
-                    "a valid token is required: send Authorization: Bearer <MAESTRO_TOKEN>"
+                    "a valid token is required: send Authorization: Bearer <MAESTRO_TOKEN>, "
+                    "or the admin token the server generated"
                 ),
             )
             return

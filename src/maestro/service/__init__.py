@@ -15,7 +15,10 @@ Invariants kept here:
   timeline event on every task status change; session ``completedAt``;
 - every mutation moves ``updatedAt`` (sessions: ``lastActivity``) strictly forward;
 - an approval is decided once (allowed, denied, or expired by the server), and a
-  session's ``attention`` says whether it waits for one (``service.approvals``).
+  session's ``attention`` says whether it waits for one (``service.approvals``);
+- a spawning session is claimed by one runner, and a runner that stops
+  heartbeating is marked lost once, its sessions released or failed
+  (``service.runners``).
 
 Event order: the request's primary event first; then, for every task-session link
 made or broken, the pair ``session:task_*`` + ``task:session_*``, followed by
@@ -24,6 +27,7 @@ made or broken, the pair ``session:task_*`` + ``task:session_*``, followed by
 """
 
 from maestro.service.approvals import ApprovalInbox
+from maestro.service.runners import RunnerRegistry
 from maestro.service.workspace import Workspace
 
-__all__ = ["ApprovalInbox", "Workspace"]
+__all__ = ["ApprovalInbox", "RunnerRegistry", "Workspace"]

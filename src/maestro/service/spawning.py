@@ -51,7 +51,8 @@ def spawn_metadata(
     idempotency_key: str | None,
 ) -> dict[str, Any]:
     """What the spawned session records about how it was asked for; the runner
-    and ``worker init`` read ``agent``, ``model`` and ``skills`` from it."""
+    and ``worker init`` read ``agent``, ``model`` and ``skills`` from it, and
+    runners ``runnerLabels`` (only a runner having them all may claim it)."""
     return {
         "skills": list(skills),
         "role": body.role,
@@ -62,6 +63,7 @@ def spawn_metadata(
         "spawnReason": body.spawn_reason,
         "context": body.context,
         **({"idempotencyKey": idempotency_key} if idempotency_key else {}),
+        **({"runnerLabels": list(dict.fromkeys(body.runner_labels))} if body.runner_labels else {}),
         **(
             {"followUpOf": body.follow_up_of, "followUpPrompt": body.follow_up_prompt}
             if body.follow_up_of

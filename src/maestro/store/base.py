@@ -18,9 +18,17 @@ from msgspec import UNSET, UnsetType
 
 from maestro.domain.errors import StorageFull, StoreWriteFailed
 from maestro.domain.events import StoredEvent
-from maestro.domain.models import FINISHED_SESSION_STATUSES, Approval, Project, Session, Task
+from maestro.domain.models import (
+    FINISHED_SESSION_STATUSES,
+    Approval,
+    Project,
+    Runner,
+    Session,
+    Task,
+)
 
-E = TypeVar("E", Project, Task, Session, Approval)
+E = TypeVar("E", Project, Task, Session, Approval, Runner)
+AnyEntity = Project | Task | Session | Approval | Runner
 EventListener = Callable[[Sequence[StoredEvent]], None]
 
 
@@ -47,12 +55,14 @@ class TaskQuery:
 
 @dataclass(frozen=True, slots=True)
 class SessionQuery:
-    """Filters of ``GET /api/sessions``; ``active`` drops finished sessions."""
+    """Filters of ``GET /api/sessions``; ``active`` drops finished sessions;
+    ``runner_id``: the sessions claimed by that runner (``metadata.runnerId``)."""
 
     project_id: str | None = None
     task_id: str | None = None
     status: str | None = None
     active: bool = False
+    runner_id: str | None = None
 
     def matches(self, session: Session) -> bool:
         return (
@@ -60,6 +70,7 @@ class SessionQuery:
             and (self.task_id is None or self.task_id in session.task_ids)
             and (self.status is None or session.status == self.status)
             and not (self.active and session.status in FINISHED_SESSION_STATUSES)
+            and (self.runner_id is None or session.metadata.get("runnerId") == self.runner_id)
         )
 
 
@@ -82,7 +93,26 @@ class ApprovalQuery:
         )
 
 
-def _created(entity: Project | Task | Session | Approval) -> tuple[int, str]:
+@dataclass(frozen=True, slots=True)
+class RunnerQuery:
+    """Filters of ``GET /api/runners``; ``expires_by`` (ms) keeps those whose lease
+    ends at or before it, ``name`` and ``host`` find a runner by its identity."""
+
+    status: str | None = None
+    expires_by: int | None = None
+    name: str | None = None
+    host: str | None = None
+
+    def matches(self, runner: Runner) -> bool:
+        return (
+            (self.status is None or runner.status == self.status)
+            and (self.expires_by is None or runner.expires_at <= self.expires_by)
+            and (self.name is None or runner.name == self.name)
+            and (self.host is None or runner.host == self.host)
+        )
+
+
+def _created(entity: AnyEntity) -> tuple[int, str]:
     born = entity.started_at if isinstance(entity, Session) else entity.created_at
     return born, entity.id
 
@@ -126,13 +156,15 @@ class Reader(Protocol):
 
     async def find_approvals(self, query: ApprovalQuery) -> list[Approval]: ...
 
+    async def find_runners(self, query: RunnerQuery) -> list[Runner]: ...
+
 
 class Transaction(Reader, Protocol):
     """Writes staged until commit; reads see them."""
 
-    def put(self, entity: Project | Task | Session | Approval) -> None: ...
+    def put(self, entity: AnyEntity) -> None: ...
 
-    def delete(self, entity: Project | Task | Session | Approval) -> None: ...
+    def delete(self, entity: AnyEntity) -> None: ...
 
     def emit(self, event_type: str, data: Any, project_id: str) -> None: ...
 

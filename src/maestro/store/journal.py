@@ -28,13 +28,13 @@ from typing import Literal
 
 import msgspec
 
-from maestro.domain.models import Approval, Project, Session, Task
+from maestro.domain.models import Approval, Project, Runner, Session, Task
 from maestro.store.files import fsync_fd, sync_directory, write_all
 
 log = logging.getLogger("maestro.store")
 
 SEGMENT_SUFFIX = ".jsonl"
-EntityKind = Literal["project", "task", "session", "approval"]
+EntityKind = Literal["project", "task", "session", "approval", "runner"]
 
 
 class EventLine(msgspec.Struct, rename="camel"):
@@ -61,6 +61,7 @@ class Entry(msgspec.Struct, omit_defaults=True):
     tasks: list[Task] = []
     sessions: list[Session] = []
     approvals: list[Approval] = []
+    runners: list[Runner] = []
     removed: list[Removed] = []
 
 
@@ -73,6 +74,7 @@ class EncodedEntry(msgspec.Struct, omit_defaults=True):
     tasks: list[msgspec.Raw] = []
     sessions: list[msgspec.Raw] = []
     approvals: list[msgspec.Raw] = []
+    runners: list[msgspec.Raw] = []
     removed: list[Removed] = []
 
 

@@ -6,6 +6,7 @@ Layout under the data directory::
     tasks/<projectId>/<taskId>.json
     sessions/<sessionId>.json
     approvals/<approvalId>.json
+    runners/<runnerId>.json
     events.jsonl            the retained tail of the event stream
     journal/<n>.jsonl       committed groups not yet in the files above
     store.json              the stream's identity (``store.identity``)
@@ -52,11 +53,12 @@ from maestro.domain.clock import now_ms
 from maestro.domain.encoding import encode
 from maestro.domain.errors import StorageFull, StoreWriteFailed
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
-from maestro.domain.models import Approval, Project, Session, Task
+from maestro.domain.models import Approval, Project, Runner, Session, Task
 from maestro.store.base import (
     ApprovalQuery,
     E,
     EventListener,
+    RunnerQuery,
     SessionQuery,
     TaskQuery,
     creation_order,
@@ -87,6 +89,7 @@ _KIND_NAMES: dict[type[AnyEntity], EntityKind] = {
     Task: "task",
     Session: "session",
     Approval: "approval",
+    Runner: "runner",
 }
 _KINDS_BY_NAME: dict[str, type[AnyEntity]] = {name: kind for kind, name in _KIND_NAMES.items()}
 
@@ -96,6 +99,7 @@ _FOLDERS: dict[type[AnyEntity], str] = {
     Task: "tasks",
     Session: "sessions",
     Approval: "approvals",
+    Runner: "runners",
 }
 
 # Checkpoints start at most this often (see ``_start_checkpoint``), and one that
@@ -188,6 +192,9 @@ class JsonTransaction:
     async def find_approvals(self, query: ApprovalQuery) -> list[Approval]:
         return self._overlay(Approval, self._memory.approval_candidates(query), query.matches)
 
+    async def find_runners(self, query: RunnerQuery) -> list[Runner]:
+        return self._overlay(Runner, self._memory.runner_candidates(query), query.matches)
+
     def _overlay(self, kind: type[E], ids: Iterable[str], matches: Any) -> list[E]:
         table = self._memory.table(kind)
         found: dict[str, E] = {}
@@ -218,6 +225,13 @@ class JsonTransaction:
 
     def emit(self, event_type: str, data: Any, project_id: str) -> None:
         self.events.append(PendingEvent.of(event_type, data, project_id))
+
+
+def _owner(entity: AnyEntity) -> str:
+    """The project an entity belongs to (a project: itself; a runner: none)."""
+    if isinstance(entity, Project):
+        return entity.id
+    return "" if isinstance(entity, Runner) else entity.project_id
 
 
 def _dirty_key(entity: AnyEntity) -> DirtyKey:
@@ -366,6 +380,7 @@ class JsonFileStore:
             *entry.tasks,
             *entry.sessions,
             *entry.approvals,
+            *entry.runners,
         ]
         for entity in entities:
             self._memory.put(entity)
@@ -406,6 +421,11 @@ class JsonFileStore:
         approvals = self._memory.approvals
         found = [approvals[i] for i in self._memory.approval_candidates(query) if i in approvals]
         return creation_order([a for a in found if query.matches(a)])
+
+    async def find_runners(self, query: RunnerQuery) -> list[Runner]:
+        runners = self._memory.runners
+        found = [runners[i] for i in self._memory.runner_candidates(query) if i in runners]
+        return creation_order([r for r in found if query.matches(r)])
 
     async def counts(self) -> dict[str, int]:
         memory = self._memory
@@ -460,8 +480,7 @@ class JsonFileStore:
         for key, staged in final.items():
             if isinstance(staged, _Deleted):
                 gone = staged.entity
-                owner = gone.id if isinstance(gone, Project) else gone.project_id
-                entry.removed.append(Removed(_KIND_NAMES[key[0]], gone.id, owner))
+                entry.removed.append(Removed(_KIND_NAMES[key[0]], gone.id, _owner(gone)))
                 changes.append((key, staged, None))
                 continue
             data = encode(staged)  # once per version: the event payload had it too
@@ -472,6 +491,8 @@ class JsonFileStore:
                 entry.sessions.append(raw)
             elif isinstance(staged, Approval):
                 entry.approvals.append(raw)
+            elif isinstance(staged, Runner):
+                entry.runners.append(raw)
             else:
                 entry.projects.append(raw)
             changes.append((key, staged, data))

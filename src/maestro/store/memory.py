@@ -8,10 +8,10 @@ from typing import Any
 
 import msgspec
 
-from maestro.domain.models import Approval, Project, Session, Task
-from maestro.store.base import ApprovalQuery, E, SessionQuery, TaskQuery
+from maestro.domain.models import Approval, Project, Runner, Session, Task
+from maestro.store.base import AnyEntity, ApprovalQuery, E, RunnerQuery, SessionQuery, TaskQuery
 
-AnyEntity = Project | Task | Session | Approval
+__all__ = ["AnyEntity", "Index", "Memory"]
 
 
 class Index:
@@ -54,11 +54,15 @@ class Memory:
         # The expiry sweep reads the pending bucket every second: it holds only
         # what is waiting for a person, however many approvals were ever decided.
         self.approvals_by_status = Index()
+        # A handful of runners: the lease sweep reads the active ones each second.
+        self.runners: dict[str, Runner] = {}
+        self.runners_by_status = Index()
         self._tables: dict[type, Any] = {
             Project: self.projects,
             Task: self.tasks,
             Session: self.sessions,
             Approval: self.approvals,
+            Runner: self.runners,
         }
 
     def table(self, kind: type[E]) -> dict[str, E]:
@@ -82,6 +86,9 @@ class Memory:
             self.approvals_by_project.add(entity.project_id, entity.id)
             self.approvals_by_session.add(entity.session_id, entity.id)
             self.approvals_by_status.add(entity.status, entity.id)
+        elif isinstance(entity, Runner):
+            self.runners[entity.id] = entity
+            self.runners_by_status.add(entity.status, entity.id)
         else:
             self.projects[entity.id] = entity
 
@@ -105,6 +112,10 @@ class Memory:
                 self.approvals_by_project.discard(approval.project_id, entity_id)
                 self.approvals_by_session.discard(approval.session_id, entity_id)
                 self.approvals_by_status.discard(approval.status, entity_id)
+        elif kind is Runner:
+            runner = self.runners.pop(entity_id, None)
+            if runner is not None:
+                self.runners_by_status.discard(runner.status, entity_id)
         else:
             self.projects.pop(entity_id, None)
 
@@ -158,3 +169,8 @@ class Memory:
         if not options:
             return self.approvals
         return min(options, key=lambda ids: len(ids))  # type: ignore[arg-type]
+
+    def runner_candidates(self, query: RunnerQuery) -> Iterable[str]:
+        if query.status is not None:
+            return self.runners_by_status.get(query.status)
+        return self.runners

@@ -1,7 +1,7 @@
 """The PostgreSQL store: several Maestro servers on one database (SPEC section 10).
 
-Tables (``migrations/``): ``projects``, ``tasks``, ``sessions`` and ``approvals``
-hold each entity whole in ``doc`` (exactly the JSON the API returns) next to the
+Tables (``migrations/``): ``projects``, ``tasks``, ``sessions``, ``approvals`` and
+``runners`` hold each entity whole in ``doc`` (exactly the JSON the API returns) next to the
 columns the filtered lists search and sort on; ``events`` holds the global event
 stream. The schema is the connection's current schema, so one database can hold
 several independent stores (``?options=-csearch_path%3Dname`` in the URL).
@@ -35,12 +35,14 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from maestro.domain.clock import now_ms
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
-from maestro.domain.models import Approval, Project, Session, Task
+from maestro.domain.models import Approval, Project, Runner, Session, Task
 from maestro.domain.vocabulary import FINISHED_SESSION_STATUSES
 from maestro.store.base import (
+    AnyEntity,
     ApprovalQuery,
     E,
     EventListener,
+    RunnerQuery,
     SessionQuery,
     StoreUnavailable,
     TaskQuery,
@@ -51,8 +53,6 @@ from maestro.store.migrations import current_schema, migrate
 from maestro.store.pg_fanout import Connection, EventFanOut
 
 log = logging.getLogger("maestro.store")
-
-AnyEntity = Project | Task | Session | Approval
 
 
 # Advisory-lock "class" of the write lock; the key is the schema's hash.
@@ -66,12 +66,14 @@ _TABLE: dict[type[AnyEntity], str] = {
     Task: "tasks",
     Session: "sessions",
     Approval: "approvals",
+    Runner: "runners",
 }
 _BORN: dict[type[AnyEntity], str] = {
     Project: "created_at",
     Task: "created_at",
     Session: "started_at",
     Approval: "created_at",
+    Runner: "created_at",
 }
 _UPSERT: dict[type[AnyEntity], str] = {
     Project: (
@@ -100,6 +102,13 @@ _UPSERT: dict[type[AnyEntity], str] = {
         " session_id = excluded.session_id, status = excluded.status,"
         " created_at = excluded.created_at, expires_at = excluded.expires_at,"
         " doc = excluded.doc"
+    ),
+    Runner: (
+        "INSERT INTO runners (id, name, host, status, created_at, expires_at, doc)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET name = excluded.name, host = excluded.host,"
+        " status = excluded.status, created_at = excluded.created_at,"
+        " expires_at = excluded.expires_at, doc = excluded.doc"
     ),
 }
 _DECODERS: dict[type[AnyEntity], msgspec.json.Decoder[Any]] = {
@@ -150,6 +159,16 @@ def _row(entity: AnyEntity) -> tuple[Any, ...]:
             entity.id,
             entity.project_id,
             entity.session_id,
+            entity.status,
+            entity.created_at,
+            entity.expires_at,
+            doc,
+        )
+    if isinstance(entity, Runner):
+        return (
+            entity.id,
+            entity.name,
+            entity.host,
             entity.status,
             entity.created_at,
             entity.expires_at,
@@ -211,6 +230,9 @@ async def _find_sessions(conn: Connection, query: SessionQuery) -> list[Session]
     if query.task_id is not None:
         where.append("task_ids @> ARRAY[%s]::text[]")
         params.append(query.task_id)
+    if query.runner_id is not None:
+        where.append("doc -> 'metadata' ->> 'runnerId' = %s")
+        params.append(query.runner_id)
     return await _select(conn, Session, where, params)
 
 
@@ -229,6 +251,19 @@ async def _find_approvals(conn: Connection, query: ApprovalQuery) -> list[Approv
         where.append("expires_at <= %s")
         params.append(query.expires_by)
     return await _select(conn, Approval, where, params)
+
+
+async def _find_runners(conn: Connection, query: RunnerQuery) -> list[Runner]:
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (("status", query.status), ("name", query.name), ("host", query.host)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if query.expires_by is not None:
+        where.append("expires_at <= %s")
+        params.append(query.expires_by)
+    return await _select(conn, Runner, where, params)
 
 
 async def _write(conn: Connection, staged: Iterable[tuple[AnyEntity, bool]]) -> None:
@@ -288,6 +323,10 @@ class PostgresTransaction:
     async def find_approvals(self, query: ApprovalQuery) -> list[Approval]:
         await self.flush()
         return await _find_approvals(self._conn, query)
+
+    async def find_runners(self, query: RunnerQuery) -> list[Runner]:
+        await self.flush()
+        return await _find_runners(self._conn, query)
 
     def put(self, entity: AnyEntity) -> None:
         self._staged[(type(entity), entity.id)] = (entity, True)
@@ -418,6 +457,10 @@ class PostgresStore:
         async with self.pool.connection() as conn:
             return await _find_approvals(conn, query)
 
+    async def find_runners(self, query: RunnerQuery) -> list[Runner]:
+        async with self.pool.connection() as conn:
+            return await _find_runners(conn, query)
+
     async def counts(self) -> dict[str, int]:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(
@@ -504,7 +547,7 @@ class PostgresStore:
         """
         async with self._writer, self.pool.connection() as conn, conn.transaction():
             await self._lock(conn)
-            await conn.execute("TRUNCATE projects, tasks, sessions, approvals, events")
+            await conn.execute("TRUNCATE projects, tasks, sessions, approvals, runners, events")
             await conn.execute("UPDATE store_identity SET store_id = %s", (store_id,))
             await _write(conn, ((entity, True) for entity in entities))
             async with conn.cursor() as cursor:

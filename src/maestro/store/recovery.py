@@ -16,7 +16,7 @@ from msgspec.structs import replace
 
 from maestro.domain.clock import now_ms
 from maestro.domain.ids import is_valid_id
-from maestro.domain.models import Approval, Project, Session, Task
+from maestro.domain.models import Approval, Project, Runner, Session, Task
 from maestro.store.base import E
 from maestro.store.files import is_temp_file
 from maestro.store.memory import AnyEntity, Memory
@@ -25,7 +25,8 @@ log = logging.getLogger("maestro.store")
 
 
 def load_entities(root: Path, memory: Memory) -> None:
-    """Every project, task, session and approval file under ``root`` into ``memory``."""
+    """Every project, task, session, approval and runner file under ``root`` into
+    ``memory``."""
     for project in _load_folder(root, root / "projects", Project):
         memory.put(project)
     for folder in sorted((root / "tasks").iterdir()):
@@ -37,6 +38,9 @@ def load_entities(root: Path, memory: Memory) -> None:
     if (root / "approvals").is_dir():  # a data directory from before approvals has none
         for approval in _load_folder(root, root / "approvals", Approval):
             memory.put(approval)
+    if (root / "runners").is_dir():  # nor one from before runners
+        for runner in _load_folder(root, root / "runners", Runner):
+            memory.put(runner)
 
 
 def _load_folder(

@@ -2,14 +2,15 @@
 
 The exchange format is a directory in the JSON store's layout (docs/storage.md):
 ``projects/``, ``tasks/<projectId>/``, ``sessions/``, ``approvals/``,
-``events.jsonl`` and ``store.json``, written by the JSON store's own code. So an export from either
-backend gives the same bytes for the same content, an export is itself a data
-directory ``maestro serve --data-dir`` can run on, and export → import → export
-gives back the very files.
+``runners/``, ``events.jsonl`` and ``store.json``, written by the JSON store's
+own code. So an export from either backend gives the same bytes for the same
+content, an export is itself a data directory ``maestro serve --data-dir`` can
+run on, and export → import → export gives back the very files.
 
-What moves: every project, task (with its subtasks and timeline), session and
-approval as it is, and the retained tail of the event stream (the last ``retained_events``,
-10,000 by default) with its ``seq`` numbers and frames, so ``?since=`` replay and
+What moves: every project, task (with its subtasks and timeline), session,
+approval and runner as it is, and the retained tail of the event stream (the
+last ``retained_events``, 10,000 by default) with its ``seq`` numbers and
+frames, so ``?since=`` replay and
 the numbering carry on after the move, and the store id that names that stream
 (an exchange directory without one gets a new id: its stream is not known).
 """
@@ -26,14 +27,31 @@ import msgspec
 from maestro.config import Settings
 from maestro.domain.events import StoredEvent
 from maestro.domain.ids import is_valid_id
-from maestro.domain.models import Approval, Project, Session, Task
-from maestro.store.base import ApprovalQuery, E, SessionQuery, Store, TaskQuery
+from maestro.domain.models import Approval, Project, Runner, Session, Task
+from maestro.store.base import (
+    AnyEntity,
+    ApprovalQuery,
+    E,
+    RunnerQuery,
+    SessionQuery,
+    Store,
+    TaskQuery,
+)
 from maestro.store.eventlog import EventLog
 from maestro.store.files import is_temp_file
 from maestro.store.identity import IDENTITY_FILE, new_store_id, read_identity, write_identity
 from maestro.store.jsonfs import JsonFileStore
 
-LAYOUT = ("projects", "tasks", "sessions", "approvals", "events.jsonl", "journal", IDENTITY_FILE)
+LAYOUT = (
+    "projects",
+    "tasks",
+    "sessions",
+    "approvals",
+    "runners",
+    "events.jsonl",
+    "journal",
+    IDENTITY_FILE,
+)
 
 
 class TransferError(Exception):
@@ -50,12 +68,14 @@ class Snapshot:
     events: list[StoredEvent]
     store_id: str
     approvals: list[Approval]
+    runners: list[Runner]
 
-    def entities(self) -> Iterator[Project | Task | Session | Approval]:
+    def entities(self) -> Iterator[AnyEntity]:
         yield from self.projects
         yield from self.tasks
         yield from self.sessions
         yield from self.approvals
+        yield from self.runners
 
     def counts(self) -> dict[str, int]:
         return {
@@ -63,6 +83,7 @@ class Snapshot:
             "tasks": len(self.tasks),
             "sessions": len(self.sessions),
             "approvals": len(self.approvals),
+            "runners": len(self.runners),
             "events": len(self.events),
         }
 
@@ -81,7 +102,10 @@ async def read_store(store: Store) -> Snapshot:
         tasks = await tx.find_tasks(TaskQuery())
         sessions = await tx.find_sessions(SessionQuery())
         approvals = await tx.find_approvals(ApprovalQuery())
-    return Snapshot(projects, tasks, sessions, store.recent_events(), store.store_id, approvals)
+        runners = await tx.find_runners(RunnerQuery())
+    return Snapshot(
+        projects, tasks, sessions, store.recent_events(), store.store_id, approvals, runners
+    )
 
 
 async def is_empty(store: Store) -> bool:
@@ -160,6 +184,7 @@ def read_directory(root: Path, retain_events: int) -> Snapshot:
                 tasks.append(task)
     sessions = [_load(path, Session) for path in _files(root / "sessions")]
     approvals = [_load(path, Approval) for path in _files(root / "approvals")]
+    runners = [_load(path, Runner) for path in _files(root / "runners")]
     events: list[StoredEvent] = []
     if (root / "events.jsonl").is_file():
         log = EventLog(root / "events.jsonl", retain_events)
@@ -167,7 +192,7 @@ def read_directory(root: Path, retain_events: int) -> Snapshot:
         log.close()
         events = list(log.tail)
     store_id = read_identity(root) or new_store_id()
-    return Snapshot(projects, tasks, sessions, events, store_id, approvals)
+    return Snapshot(projects, tasks, sessions, events, store_id, approvals, runners)
 
 
 def _files(folder: Path) -> list[Path]:

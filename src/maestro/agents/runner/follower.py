@@ -1,5 +1,6 @@
 """``EventFollower``: the WebSocket subscription with replay, reconnects and
-backoff, feeding spawn requests to the queue."""
+backoff, feeding spawn requests to the queue, and keeping the runner's lease
+(heartbeats) while it runs."""
 
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ class EventFollower:
 
     DISPATCH_EVERY_SECONDS = 10.0
     """A dispatch pass this often even when no event asked for one."""
+    CATCH_UP_EVERY_SECONDS = 10.0
+    """A fresh look at the spawning sessions this often: a spawn this runner left
+    (no free slot) may have been released by a runner that was lost."""
     DISPATCH_EVENTS = frozenset(
         {"task:created", "task:updated", "session:updated", "session:deleted", "task:deleted"}
     )
@@ -59,6 +63,8 @@ class EventFollower:
         self.dispatcher = dispatcher
         self._dispatch_due = True
         self._last_dispatch = 0.0
+        self._catch_up_due = False
+        self._last_catch_up = time.monotonic()
         self.state = queue.state
         self.server = queue.client.url
         self.token = token if token is not None else ClientSettings.from_env().token
@@ -85,10 +91,11 @@ class EventFollower:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.stop, signum)
         log.info(
-            "runner following %s with %s terminals (max %d at once)",
+            "runner following %s with %s terminals (max %d at once) as %s",
             self.server,
             self.queue.launcher.kind,
             self.queue.max_concurrent,
+            self.queue.lease.describe(),
         )
         tasks = [
             asyncio.create_task(self._connect_forever()),
@@ -159,7 +166,9 @@ class EventFollower:
                 self.server,
                 "live events" if since is None else f"replaying events after seq {since}",
             )
+            await self._call(self.queue.keep_lease)
             await self._call(self.queue.catch_up)
+            self._last_catch_up = time.monotonic()
             await self._call(self.queue.pump)
             async for frame in websocket:
                 await self._handle(frame)
@@ -191,8 +200,7 @@ class EventFollower:
                     log.info("spawn requested: session %s (%s)", spawn.session_id, spawn.name)
                     await self._call(self.queue.pump)
         elif kind == "session:updated" and isinstance(data, dict):
-            if data.get("status") != "spawning":
-                await self._call(self.queue.forget, data.get("id"))
+            await self._session_updated(data)
         elif kind == "session:deleted" and isinstance(data, dict):
             await self._call(self.queue.forget, data.get("id"))
         if kind in self.DISPATCH_EVENTS:
@@ -202,6 +210,32 @@ class EventFollower:
             self.state.last_seq = seq
             async with self._lock:
                 self._save_if_due()
+
+    async def _session_updated(self, session: dict[str, Any]) -> None:
+        """Drop a waiting spawn that is no longer this runner's to claim; look again
+        for spawns when one became claimable (a lost runner's, released)."""
+        session_id = session.get("id")
+        metadata = session.get("metadata")
+        holder = metadata.get("runnerId") if isinstance(metadata, dict) else None
+        if session.get("status") != "spawning":
+            await self._call(self.queue.forget, session_id)
+        elif holder is not None and holder != self.queue.lease.runner_id:
+            await self._call(self.queue.forget, session_id, "was claimed by another runner")
+        elif holder is None and isinstance(session_id, str):
+            known = self.state.has_opened(session_id) or self.queue.is_waiting(session_id)
+            self._catch_up_due = self._catch_up_due or not known
+
+    async def _catch_up_if_due(self) -> None:
+        """List the spawning sessions again when a released one may be claimable
+        (or every ``CATCH_UP_EVERY_SECONDS``), while connected."""
+        if not self.connected:
+            return
+        now = time.monotonic()
+        if not self._catch_up_due and now - self._last_catch_up < self.CATCH_UP_EVERY_SECONDS:
+            return
+        self._catch_up_due = False
+        self._last_catch_up = now
+        await self._call(self.queue.catch_up)
 
     async def _dispatch_if_due(self) -> None:
         """Run a dispatch pass when an event may have made a task due (or every
@@ -222,11 +256,14 @@ class EventFollower:
             self._last_save = now
 
     async def _tick_forever(self) -> None:
-        """Free slots of finished terminals, open what waits, save the seq."""
+        """Keep the lease, free slots of finished terminals, open what waits, save
+        the seq."""
         while True:
             await asyncio.sleep(self.TICK_SECONDS)
             try:
+                await self._call(self.queue.keep_lease)
                 await self._dispatch_if_due()
+                await self._catch_up_if_due()
                 await self._call(self.queue.pump)
             except ClientError:
                 pass  # the server is away; the connection loop says so

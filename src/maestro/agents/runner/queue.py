@@ -1,6 +1,6 @@
-"""``SpawnQueue``: the rules of opening (FIFO, at most N live terminals, never
-the same session twice, a failed launch marks the session failed), and
-``run_once`` / ``wait_for_terminals`` for ``--once``."""
+"""``SpawnQueue``: the rules of opening (FIFO, at most N live terminals, only
+what this runner claimed, never the same session twice, a failed launch marks
+the session failed), and ``run_once`` / ``wait_for_terminals`` for ``--once``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from maestro.agents.runner.lease import RunnerLease
 from maestro.agents.runner.spawns import BadSpawn, Spawn
 from maestro.agents.runner.state import RunnerState
 from maestro.agents.runner.terminals import Launcher, Terminal
-from maestro.client import ApiError, ClientError, MaestroClient
+from maestro.client import ClientError, MaestroClient
 from maestro.domain import session_events as se
 from maestro.domain.models import Project
 
@@ -28,8 +29,10 @@ class Opened:
 
 
 class SpawnQueue:
-    """Pending spawns in arrival order, opened while fewer than ``max_concurrent``
-    terminals are alive. Never opens one session twice."""
+    """Pending spawns in arrival order, each claimed (``lease``) and opened once a
+    slot is free: while fewer than ``max_concurrent`` terminals are alive. Never
+    opens one session twice, nor one this runner did not claim. Spawns it cannot
+    claim (labels it lacks, another runner's) are left to the others."""
 
     def __init__(
         self,
@@ -38,43 +41,68 @@ class SpawnQueue:
         launcher: Launcher,
         max_concurrent: int = 4,
         runner_env: Mapping[str, str] | None = None,
+        lease: RunnerLease | None = None,
     ) -> None:
         self.client = client
         self.state = state
         self.launcher = launcher
         self.max_concurrent = max(1, max_concurrent)
         self.runner_env = os.environ if runner_env is None else runner_env
+        self.lease = lease if lease is not None else RunnerLease(client, state, self.max_concurrent)
         self.waiting: deque[Spawn] = deque()
         self.live: list[Opened] = []
         self.opened_ids: list[str] = []
         self.failed_ids: list[str] = []
-        self._announced: set[str] = set()  # waiting spawns already logged as such
+        self._announced: set[str] = set()  # spawns already logged as waiting or left
 
     # queueing
 
     def offer(self, spawn: Spawn) -> bool:
-        """Queue a spawn unless it is already queued or was opened before."""
+        """Queue a spawn unless it is already queued, was opened before, is
+        another runner's, or asks for labels this runner lacks."""
         if self.state.has_opened(spawn.session_id) or self.is_waiting(spawn.session_id):
+            return False
+        if spawn.claimed_by is not None and spawn.claimed_by != self.lease.runner_id:
+            return False
+        missing = [label for label in spawn.runner_labels if label not in self.lease.labels]
+        if missing:
+            self._announce(
+                spawn.session_id,
+                "leaving session %s to other runners: it needs the label(s) %s",
+                ", ".join(missing),
+            )
             return False
         self.waiting.append(spawn)
         return True
 
+    def _announce(self, session_id: str, message: str, *args: object) -> None:
+        """Log a line about a spawn once, not at every look."""
+        if session_id not in self._announced:
+            self._announced.add(session_id)
+            log.info(message, session_id, *args)
+
     def is_waiting(self, session_id: str) -> bool:
         return any(s.session_id == session_id for s in self.waiting)
 
-    def forget(self, session_id: str) -> None:
-        """The session stopped being ``spawning`` (or was deleted) before its turn."""
+    def forget(self, session_id: str, why: str = "is no longer spawning") -> None:
+        """The session stopped being ``spawning``, was deleted, or another runner
+        claimed it, before its turn."""
         if self.is_waiting(session_id):
             self.waiting = deque(s for s in self.waiting if s.session_id != session_id)
-            log.info("session %s is no longer spawning; dropped from the queue", session_id)
+            log.info("session %s %s; dropped from the queue", session_id, why)
 
     def catch_up(self) -> int:
-        """Queue every ``spawning`` session not yet opened; returns how many."""
+        """Queue every ``spawning`` session not yet opened that this runner may
+        claim; returns how many."""
         projects: dict[str, Project] = {}
         added = 0
+        mine = self.lease.ensure_registered()
         for session in self.client.list_sessions(status="spawning"):
             if self.state.has_opened(session.id) or self.is_waiting(session.id):
                 continue
+            holder = session.metadata.get("runnerId")
+            if holder is not None and holder != mine:
+                continue  # another runner's (a lost runner's are released by the server)
             try:
                 if session.project_id not in projects:
                     projects[session.project_id] = self.client.get_project(session.project_id)
@@ -88,39 +116,40 @@ class SpawnQueue:
     # opening
 
     def pump(self) -> None:
-        """Open waiting spawns while there are free slots."""
+        """Claim and open waiting spawns while there are free slots; the others
+        stay unclaimed, for whichever runner has a slot first."""
         self.reap()
         while self.waiting and len(self.live) < self.max_concurrent:
             spawn = self.waiting.popleft()
             try:
-                if not self._still_spawning(spawn.session_id):
+                if not self.lease.claim(spawn.session_id):
                     continue
             except ClientError:
                 self.waiting.appendleft(spawn)  # the server is away; try again later
                 raise
+            log.info("claimed session %s", spawn.session_id)
             self._open(spawn)
         for spawn in self.waiting:
-            if spawn.session_id not in self._announced:
-                self._announced.add(spawn.session_id)
-                log.info(
-                    "session %s waits for a free slot (%d open, --max-concurrent %d)",
-                    spawn.session_id,
-                    len(self.live),
-                    self.max_concurrent,
-                )
+            self._announce(
+                spawn.session_id,
+                "session %s waits for a free slot (%d open, --max-concurrent %d)",
+                len(self.live),
+                self.max_concurrent,
+            )
 
-    def _still_spawning(self, session_id: str) -> bool:
-        try:
-            session = self.client.get_session(session_id)
-        except ApiError as error:
-            if error.status == 404:
-                log.info("session %s was deleted before it was opened", session_id)
-                return False
-            raise
-        if session.status != "spawning":
-            log.info("session %s is %s, not spawning; not opening it", session_id, session.status)
-            return False
-        return True
+    def running_ids(self) -> list[str]:
+        """The sessions whose terminals are open (as last looked at)."""
+        return [opened.spawn.session_id for opened in self.live]
+
+    def keep_lease(self) -> None:
+        """Heartbeat if it is time, reporting the sessions this runner runs."""
+        self.lease.beat_if_due(self.running_ids())
+
+    def release(self) -> None:
+        """Unregister (a clean stop): the sessions whose terminals are open stay
+        this runner's; what it claimed and did not open goes to the others."""
+        self.reap()
+        self.lease.release(self.running_ids())
 
     def _open(self, spawn: Spawn) -> None:
         try:
@@ -198,12 +227,14 @@ def run_once(queue: SpawnQueue, poll_seconds: float = 0.2) -> None:
     all are open and, for PTY terminals, have exited. Spawns requested meanwhile
     (say, by an orchestrator this run opened) are handled too: the run ends when
     a fresh look finds nothing left to do."""
+    queue.keep_lease()
     queue.catch_up()
     while True:
         queue.pump()
         if not queue.waiting and not queue.waiting_on_terminals and not queue.catch_up():
             return
         time.sleep(poll_seconds)
+        queue.keep_lease()
 
 
 def wait_for_terminals(queue: SpawnQueue, poll_seconds: float = 0.2) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,10 @@ class Spawn:
     role: str
     cwd: str
     env: dict[str, str] = field(default_factory=dict)
+    # Only a runner having all of these may claim it (the spawn's ``runnerLabels``).
+    runner_labels: tuple[str, ...] = ()
+    # The runner that had claimed it when this was read, if any.
+    claimed_by: str | None = None
 
     @classmethod
     def from_event(cls, data: Any) -> Spawn:
@@ -34,16 +38,34 @@ class Spawn:
         if not isinstance(data, dict):
             raise BadSpawn("spawn request data is not an object")
         session = data.get("session")
-        session_id = session.get("id") if isinstance(session, dict) else None
-        return cls._checked(
-            session_id, data.get("name"), data.get("role"), data.get("cwd"), data.get("env")
+        if not isinstance(session, dict):
+            session = {}
+        spawn = cls._checked(
+            session.get("id"), data.get("name"), data.get("role"), data.get("cwd"), data.get("env")
         )
+        return spawn.claimable_as(session.get("metadata"))
 
     @classmethod
     def from_session(cls, session: Session, project: Project) -> Spawn:
         """From a listed ``spawning`` session and its project (the catch-up path)."""
         role = session.metadata.get("role") or session.env.get("MAESTRO_ROLE") or "worker"
-        return cls._checked(session.id, session.name, role, project.working_dir, session.env)
+        spawn = cls._checked(session.id, session.name, role, project.working_dir, session.env)
+        return spawn.claimable_as(session.metadata)
+
+    def claimable_as(self, metadata: Any) -> Spawn:
+        """This spawn with what the session's ``metadata`` says about claiming it:
+        the labels a runner needs, and who claimed it (if anyone)."""
+        if not isinstance(metadata, dict):
+            return self
+        labels = metadata.get("runnerLabels")
+        holder = metadata.get("runnerId")
+        return replace(
+            self,
+            runner_labels=tuple(x for x in labels if isinstance(x, str))
+            if isinstance(labels, list)
+            else (),
+            claimed_by=holder if isinstance(holder, str) else None,
+        )
 
     @classmethod
     def _checked(cls, session_id: Any, name: Any, role: Any, cwd: Any, env: Any) -> Spawn:

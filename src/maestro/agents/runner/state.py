@@ -1,5 +1,6 @@
-"""The runner's state file: per server, the last ``seq`` seen and the sessions
-already opened, so a restarted runner neither misses nor double-opens a spawn."""
+"""The runner's state file: per server, the last ``seq`` seen, the sessions
+already opened and the runner's id on that server, so a restarted runner neither
+misses nor double-opens a spawn, and takes its registration back."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ class RunnerBusy(AgentError):
 
 
 class RunnerState:
-    """``MAESTRO_HOME/runner/state.json``: ``{server: {"lastSeq", "opened"}}``.
+    """``MAESTRO_HOME/runner/state.json``: ``{server: {"lastSeq", "opened",
+    "runnerId"}}`` (``runnerId`` once the runner has registered).
 
     Written atomically (temp file in the same folder, then ``os.replace``), under
     an ``flock`` so runners of different servers sharing one MAESTRO_HOME keep
@@ -49,6 +51,7 @@ class RunnerState:
         self.path = self.folder / "state.json"
         self.server = server
         self.last_seq: int | None = None
+        self.runner_id: str | None = None
         self.opened: deque[str] = deque(maxlen=OPENED_LIMIT)
         self._opened_set: set[str] = set()
         self._saved_seq: int | None = None
@@ -60,6 +63,8 @@ class RunnerState:
         if isinstance(entry, dict):
             seq = entry.get("lastSeq")
             self.last_seq = seq if isinstance(seq, int) and seq >= 0 else None
+            runner_id = entry.get("runnerId")
+            self.runner_id = runner_id if isinstance(runner_id, str) else None
             for session_id in entry.get("opened") or []:
                 if isinstance(session_id, str):
                     self._remember(session_id)
@@ -93,7 +98,10 @@ class RunnerState:
         with self._mutex, self._file_lock():
             seq = self.last_seq
             everything = self._read_all()
-            everything[self.server] = {"lastSeq": seq, "opened": list(self.opened)}
+            entry: dict[str, Any] = {"lastSeq": seq, "opened": list(self.opened)}
+            if self.runner_id is not None:
+                entry["runnerId"] = self.runner_id
+            everything[self.server] = entry
             fd, temp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.folder)
             try:
                 with os.fdopen(fd, "w") as out:

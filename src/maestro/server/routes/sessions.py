@@ -31,6 +31,7 @@ async def list_sessions(request: Request) -> Response:
         task_id=query_id(request, "taskId"),
         status=query_choice(request, "status", SESSION_STATUSES),
         active=query_flag(request, "active"),
+        runner_id=query_id(request, "runnerId"),
     )
     return answer(await workspace(request).list_sessions(query))
 
@@ -104,6 +105,7 @@ ENDPOINTS = [
             Query("taskId", "only sessions linked to this task", is_id=True),
             Query("status", "only sessions with this status", enum=SESSION_STATUSES),
             Query("active", "true drops completed and failed sessions", enum=("true", "false")),
+            Query("runnerId", "only sessions claimed by this runner", is_id=True),
         ),
     ),
     Endpoint(

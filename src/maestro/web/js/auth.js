@@ -6,6 +6,20 @@ import { openDialog } from "./views/dialogs.js";
 const KEY = "maestro.token";
 let pending = null;
 
+// A server that generated its admin token prints a URL carrying it (/?token=...):
+// keep the token, once, and take it out of the address bar and the history.
+const here = new URL(window.location.href);
+if (here.searchParams.has("token")) {
+  const offered = here.searchParams.get("token").trim();
+  try {
+    if (offered) setToken(offered);
+  } catch {
+    // No storage in this browser: the dialog will ask for the token.
+  }
+  here.searchParams.delete("token");
+  history.replaceState(history.state, "", here);
+}
+
 export function getToken() {
   try {
     return localStorage.getItem(KEY) ?? "";

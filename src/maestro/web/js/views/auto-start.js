@@ -42,7 +42,7 @@ function describe(status) {
       ];
     case "failed":
       return [
-        "dispatch failed · left to a person",
+        "dispatch failed · left to you",
         [
           "Auto-start: the dispatched session failed. The dispatcher tries once; start it again with Spawn worker.",
           status.reason,

@@ -229,8 +229,8 @@ class SessionRow {
         ? h(
             "p",
             { class: "session-dispatch muted", "data-testid": "session-dispatch" },
-            "Dispatched (auto-start)",
-            meta.spawnReason ? `: ${meta.spawnReason}` : "",
+            "Started by the auto-start dispatcher",
+            meta.spawnReason ? ` (${meta.spawnReason})` : "",
           )
         : null,
       usageList(session),

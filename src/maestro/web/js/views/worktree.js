@@ -103,7 +103,8 @@ export function worktreeNotes(session) {
       h(
         "li",
         { class: "worktree-note", "data-testid": "session-worktree-note" },
-        h("span", { class: "note-mark", "aria-hidden": "true" }, "ⓘ"),
+        h("strong", { class: "note-mark" }, "Note:"),
+        " ",
         String(note.data.message),
       ),
     ),
