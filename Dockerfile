@@ -19,7 +19,7 @@ WORKDIR /opt/maestro
 COPY pyproject.toml README.md ./
 COPY src ./src
 # With the PostgreSQL driver, so MAESTRO_DATABASE_URL works in the same image.
-RUN pip install --no-cache-dir --disable-pip-version-check '.[postgres]'
+RUN pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore '.[postgres]'
 
 ENV DATA_DIR=/data \
     HOST=0.0.0.0 \

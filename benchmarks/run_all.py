@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+import activity_flood
 import cli_startup
 import http_bench
 import startup
@@ -31,6 +32,7 @@ _QUICK_ARGS: dict[str, list[str]] = {
     "ws_fanout": ["--events", "50"],
     "startup": ["--repeat", "1"],
     "cli_startup": ["--rounds", "5"],
+    "activity_flood": ["--quick"],
 }
 
 
@@ -39,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs (rougher figures)")
     parser.add_argument(
         "--only",
-        default="http_bench,ws_fanout,startup,cli_startup",
-        help="comma-separated subset of http_bench,ws_fanout,startup,cli_startup",
+        default=",".join(_QUICK_ARGS),
+        help=f"comma-separated subset of {','.join(_QUICK_ARGS)}",
     )
     options = parser.parse_args(argv)
     stop_on_sigterm()
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "ws_fanout": (ws_fanout.parse_args, ws_fanout.measure),
         "startup": (startup.parse_args, startup.measure),
         "cli_startup": (cli_startup.parse_args, cli_startup.measure),
+        "activity_flood": (activity_flood.parse_args, activity_flood.measure),
     }
     checks: list[Check] = []
     started = time.perf_counter()

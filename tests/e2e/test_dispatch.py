@@ -1,7 +1,8 @@
 """Dependency-gated dispatch with real processes and a real git repository: the
 runner (``maestro runner --pty``, dispatch on by default) starts each auto-start
 task once its dependencies are completed, in a worktree with their branches
-merged in; a merge conflict blocks the task; two runners spawn each task once."""
+merged in; a merge conflict blocks the task; racing dispatchers spawn each task
+once, and two runners open each of its sessions once."""
 
 from __future__ import annotations
 
@@ -169,8 +170,8 @@ def test_dispatchers_racing_on_one_chain_spawn_each_task_once(
     """The runner's dispatcher and three more (the same ``Dispatcher``, each with
     its own client, passing as fast as they can) decide on one chain at once:
     the spawn's idempotency key makes each task one session. (One runner opens
-    the terminals: several runners each opening every spawn is what claims, in
-    the multi-machine issue, are for.)"""
+    the terminals here; several runner processes, each dispatching and claiming,
+    are the next test.)"""
     project = make_project(http, workingDir=str(repo), agent="custom", maxConcurrent=4)
     a = auto_task(http, project, "A", "run echo a > a.txt")
     b = auto_task(http, project, "B", "run test -f a.txt", after=(a["id"],))
@@ -197,6 +198,38 @@ def test_dispatchers_racing_on_one_chain_spawn_each_task_once(
     for task in (a, b, c):
         assert only_session(http, task["id"])["status"] == "completed"
     assert len(ok(http.get("/api/sessions", params={"projectId": project["id"]}))) == 3
+
+
+def test_two_runners_dispatching_one_chain_start_each_task_once_and_open_it_once(
+    http: httpx.Client,
+    repo: Path,
+    server: RunningServer,
+    start_runner: Callable[..., RunnerProcess],
+    tmp_path: Path,
+) -> None:
+    """Two runner processes (each its own home and name), both dispatching: the
+    idempotency key makes each task of A -> B -> C one session, and the claim
+    makes each session opened by one of them."""
+    project = make_project(http, workingDir=str(repo), agent="custom", maxConcurrent=4)
+    a = auto_task(http, project, "A", "run echo a > a.txt")
+    b = auto_task(http, project, "B", "run test -f a.txt && echo b > b.txt", after=(a["id"],))
+    c = auto_task(http, project, "C", "run test -f b.txt", after=(b["id"],))
+    runners = [
+        start_runner(server, "--name", name, home_dir=tmp_path / name) for name in ("one", "two")
+    ]
+
+    for task in (a, b, c):
+        wait_completed(http, task["id"], runners)
+
+    sessions = [only_session(http, task["id"]) for task in (a, b, c)]
+    assert [s["status"] for s in sessions] == ["completed"] * 3
+    assert len(ok(http.get("/api/sessions", params={"projectId": project["id"]}))) == 3
+    opened = runners[0].opened() + runners[1].opened()
+    assert sorted(opened) == sorted(s["id"] for s in sessions)  # each once, by one runner
+    names = {r["id"]: r["name"] for r in ok(http.get("/api/runners"))}
+    for session in sessions:
+        opener = "one" if session["id"] in runners[0].opened() else "two"
+        assert names[session["metadata"]["runnerId"]] == opener
 
 
 def test_max_concurrent_bounds_the_dispatched_sessions(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,8 +27,8 @@ from tests.conftest import RunningServer, TestDatabase
 from tests.e2e.conftest import RunnerProcess, start_runner
 from tests.e2e.test_runners import SPAWNS, Watch, assert_opened_once_and_spread, spawn_many
 from tests.e2e.test_runners import start_fleet as start_runners
-from tests.e2e.wsclient import EventStream, Message
-from tests.helpers import make_project, make_task, ok, request_spawn
+from tests.e2e.wsclient import EventStream
+from tests.helpers import make_project, make_task, ok, request_spawn, wait_until
 from tests.postgres.test_instances import marker, read_until
 from tests.server.in_process import InProcessApi
 
@@ -60,18 +61,18 @@ def on_postgres(tmp_path: Path, store_url: str) -> Iterator[InProcessApi]:
 def test_runners_claims_and_loads_on_postgres(on_postgres: InProcessApi) -> None:
     api = on_postgres
     first, second = register(api, "a", labels=["gpu"]), register(api, "b")
-    project = make_project(api)
-    labelled = spawn(api, project["id"])
-    ok(api.post(f"/api/sessions/{labelled}/claim", json={"runnerId": first["id"]}))
-    refused = api.post(f"/api/sessions/{labelled}/claim", json={"runnerId": second["id"]})
+    project = ok(api.post("/api/projects", json={"name": "P"}), 201)
+    claimed = spawn(api, project["id"])
+    ok(api.post(f"/api/sessions/{claimed}/claim", json={"runnerId": first["id"]}))
+    refused = api.post(f"/api/sessions/{claimed}/claim", json={"runnerId": second["id"]})
     assert refused.status_code == 409 and refused.json()["code"] == "ALREADY_CLAIMED"
 
     assert [(r["name"], r["load"]) for r in ok(api.get("/api/runners"))] == [("a", 1), ("b", 0)]
     held = ok(api.get("/api/sessions", params={"runnerId": first["id"]}))
-    assert [s["id"] for s in held] == [labelled]
+    assert [s["id"] for s in held] == [claimed]
     assert register(api, "a", id=first["id"])["id"] == first["id"]
     ok(api.delete(f"/api/runners/{first['id']}"))
-    assert "runnerId" not in ok(api.get(f"/api/sessions/{labelled}"))["metadata"]
+    assert "runnerId" not in ok(api.get(f"/api/sessions/{claimed}"))["metadata"]
 
 
 def test_the_lease_sweep_reads_a_partial_index_of_the_active_runners(
@@ -173,14 +174,13 @@ def test_a_lease_running_out_is_settled_once_across_two_instances(instances: Ins
             ok((on_a, on_b)[n % 2].post(f"/api/sessions/{session_id}/claim", json=body))
             held[session_id] = runner["id"]
 
-        def all_lost(message: Message) -> bool:
-            listed = ok(on_b.get("/api/runners"))
-            return all(r["status"] == "lost" for r in listed)
+        def everyone_lost() -> bool:
+            return all(r["status"] == "lost" for r in ok(on_b.get("/api/runners")))
 
-        messages: list[Message] = []
-        while not all_lost({}):
-            messages += events.sync()
-        messages += read_until(events, marker(on_b))
+        wait_until(everyone_lost, 15, "the silent runners to be lost")
+        # Both instances' sweeps had every chance to settle them twice: they did not.
+        time.sleep(2)
+        messages = read_until(events, marker(on_b))
     lost = Counter(
         m["data"]["id"]
         for m in messages

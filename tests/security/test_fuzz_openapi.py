@@ -82,12 +82,16 @@ class Fuzzed:
             # holding the case for up to a minute.
             decided = api.post(f"/api/approvals/{approval}/decision", json={"decision": "deny"})
             assert decided.status_code == 200, decided.text
+            # A runner of a name of its own: a generated registration is another runner.
+            registration = {"name": f"fuzzed {project}", "host": "h", "capacity": 1}
+            runner = create("/api/runners", registration)
         self.ids = {
             "project": project,
             "task": task,
             "subtask": subtask,
             "session": session,
             "approval": approval,
+            "runner": runner,
         }
 
     def real_path_id(self, path: str, name: str) -> str:
@@ -98,12 +102,17 @@ class Fuzzed:
             return "maestro-worker"
         if "/subtasks/" in path:
             return self.ids["subtask"]
-        kind = path.split("/")[2]  # projects, tasks, sessions or approvals
+        kind = path.split("/")[2]  # projects, tasks, sessions, approvals or runners
         return self.ids[kind.removesuffix("s")]
 
     def real_body_ids(self, body: dict[str, Any]) -> None:
         """Id fields of a body, pointed at existing entities."""
-        single = {"projectId": "project", "taskId": "task", "sessionId": "session"}
+        single = {
+            "projectId": "project",
+            "taskId": "task",
+            "sessionId": "session",
+            "runnerId": "runner",
+        }
         for name, kind in single.items():
             if isinstance(body.get(name), str):
                 body[name] = self.ids[kind]

@@ -31,7 +31,7 @@ from websockets.sync.client import connect
 from maestro.server.app import ENDPOINTS
 from tests.conftest import RunningServer, StoreBackend
 from tests.e2e.wsclient import EventStream, names
-from tests.helpers import seed_one_of_each, wait_for_files
+from tests.helpers import created, seed_one_of_each, wait_for_files
 from tests.test_bad_input import Reply, send, snapshot
 
 pytestmark = pytest.mark.slow  # starts servers
@@ -52,7 +52,13 @@ class Guarded:
     def seed(self) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {TOKEN}"}
         with httpx.Client(base_url=self.server.url, headers=headers, timeout=10) as api:
-            return seed_one_of_each(api, "Guarded")
+            ids = seed_one_of_each(api, "Guarded")
+            # A runner of its own (by name), and a spawning session it may claim.
+            runner = {"name": f"guarded {ids['project']}", "host": "h", "capacity": 1}
+            ids["runner"] = created(api.post("/api/runners", json=runner))["id"]
+            spawned = {"projectId": ids["project"], "taskIds": [ids["task"]]}
+            ids["spawned"] = created(api.post("/api/sessions/spawn", json=spawned))["sessionId"]
+            return ids
 
     def target(self, path: str) -> str:
         """``path`` of the endpoint table with the seeded ids filled in: ``{id}`` is
@@ -60,7 +66,12 @@ class Guarded:
         filled = path.replace("{taskId}", self.ids["task"]).replace("{name}", "maestro-worker")
         if "{id}" not in filled:
             return filled
-        about = "subtask" if "/subtasks/" in path else path.split("/")[2].removesuffix("s")
+        if "/subtasks/" in path:
+            about = "subtask"
+        elif path.endswith("/claim"):
+            about = "spawned"
+        else:
+            about = path.split("/")[2].removesuffix("s")
         return filled.replace("{id}", self.ids[about])
 
     def body(self, method: str, path: str) -> bytes | None:
@@ -83,6 +94,9 @@ class Guarded:
             "POST /api/sessions/{id}/approvals": {"tool": "Bash", "input": {"command": "ls"}},
             "POST /api/approvals/{id}/decision": {"decision": "deny"},
             "POST /api/sessions/{id}/activity": {"entries": [{"kind": "tool", "text": "x"}]},
+            "POST /api/runners": {"name": "n", "host": "h", "capacity": 1},
+            "POST /api/runners/{id}/heartbeat": {},
+            "POST /api/sessions/{id}/claim": {"runnerId": self.ids["runner"]},
         }
         body = bodies.get(f"{method} {path}")
         return None if body is None else json.dumps(body).encode()
@@ -164,6 +178,7 @@ def test_every_guarded_request_is_served_with_the_token(guarded: Guarded) -> Non
     entities of their own."""
     own = Guarded(guarded.server)
     deletes = [
+        "/api/runners/{id}",
         "/api/tasks/{taskId}/subtasks/{id}",
         "/api/sessions/{id}/tasks/{taskId}",
         "/api/sessions/{id}",

@@ -51,6 +51,7 @@ def secure(settings: Settings) -> tuple[Settings, AdminToken | None]:
 
 
 def load_or_create(data_dir: Path) -> AdminToken:
+    """The token kept in ``data_dir``, made there if there is none yet."""
     path = data_dir / TOKEN_FILE
     try:
         return AdminToken(read(path), path, created=False)
@@ -73,7 +74,7 @@ def read(path: Path) -> str:
         info = path.stat()
         text = path.read_text(encoding="ascii") if stat.S_ISREG(info.st_mode) else None
     except FileNotFoundError:
-        raise
+        raise  # not an error: there is none yet (the OSError below is one)
     except UnicodeDecodeError:
         raise AdminTokenError(f"the admin token file {path} is not ASCII text: {fix}") from None
     except PermissionError:
