@@ -84,7 +84,10 @@ def test_two_workers_at_once_each_in_its_own_worktree_and_branch(
         http,
         project["id"],
         title="Write A",
-        description=script("run echo a > a.txt && cat .env > seen.txt", "sleep 2"),
+        description=script(
+            "run echo a > a.txt && cat .env > seen.txt && echo $MAESTRO_WORKTREE > where.txt",
+            "sleep 2",
+        ),
     )
     second = make_task(
         http, project["id"], title="Write B", description=script("run echo b > b.txt", "sleep 2")
@@ -111,6 +114,8 @@ def test_two_workers_at_once_each_in_its_own_worktree_and_branch(
     # and what the agent left uncommitted was committed.
     assert git(repo, "show", f"{branches[0]}:a.txt") == "a"
     assert git(repo, "show", f"{branches[0]}:seen.txt") == "SECRET=42"
+    # The agent knew where it was (MAESTRO_WORKTREE).
+    assert git(repo, "show", f"{branches[0]}:where.txt") == one["metadata"]["worktree"]
     assert git(repo, "show", f"{branches[0]}:setup-proof.txt") == "ready"
     assert "b.txt" not in git(repo, "ls-tree", "--name-only", branches[0])
     assert git(repo, "show", f"{branches[1]}:b.txt") == "b"
@@ -120,6 +125,7 @@ def test_two_workers_at_once_each_in_its_own_worktree_and_branch(
         "a.txt": 1,
         "seen.txt": 1,
         "setup-proof.txt": 1,
+        "where.txt": 1,
     }
     assert summary["head"] == git(repo, "rev-parse", branches[0])
     # Completed: the worktree is gone, the branch stays.
