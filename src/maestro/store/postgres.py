@@ -195,75 +195,61 @@ async def _get(conn: Connection, kind: type[E], entity_id: str) -> E | None:
     return None if row is None else cast(E, _DECODERS[kind].decode(row[0]))
 
 
+class _Where:
+    """The ``WHERE`` conditions of a filtered list and their parameters; a filter
+    left unset (``None``) adds nothing."""
+
+    def __init__(self) -> None:
+        self.conditions: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, condition: str, value: Any) -> None:
+        if value is not None:
+            self.conditions.append(condition)
+            self.params.append(value)
+
+    def equal(self, *columns: tuple[str, Any]) -> None:
+        for column, value in columns:
+            self.add(f"{column} = %s", value)
+
+
 async def _find_tasks(conn: Connection, query: TaskQuery) -> list[Task]:
-    where: list[str] = []
-    params: list[Any] = []
-    if query.project_id is not None:
-        where.append("project_id = %s")
-        params.append(query.project_id)
-    if query.status is not None:
-        where.append("status = %s")
-        params.append(query.status)
+    where = _Where()
+    where.equal(("project_id", query.project_id), ("status", query.status))
     if query.parent_id is None:
-        where.append("parent_id IS NULL")
+        where.conditions.append("parent_id IS NULL")
     elif isinstance(query.parent_id, str):
-        where.append("parent_id = %s")
-        params.append(query.parent_id)
-    if query.session_id is not None:
-        where.append("session_ids @> ARRAY[%s]::text[]")
-        params.append(query.session_id)
-    return await _select(conn, Task, where, params)
+        where.add("parent_id = %s", query.parent_id)
+    where.add("session_ids @> ARRAY[%s]::text[]", query.session_id)
+    return await _select(conn, Task, where.conditions, where.params)
 
 
 async def _find_sessions(conn: Connection, query: SessionQuery) -> list[Session]:
-    where: list[str] = []
-    params: list[Any] = []
-    if query.project_id is not None:
-        where.append("project_id = %s")
-        params.append(query.project_id)
-    if query.status is not None:
-        where.append("status = %s")
-        params.append(query.status)
+    where = _Where()
+    where.equal(("project_id", query.project_id), ("status", query.status))
     if query.active:
-        where.append("status <> ALL(%s)")
-        params.append(sorted(FINISHED_SESSION_STATUSES))
-    if query.task_id is not None:
-        where.append("task_ids @> ARRAY[%s]::text[]")
-        params.append(query.task_id)
-    if query.runner_id is not None:
-        where.append("doc -> 'metadata' ->> 'runnerId' = %s")
-        params.append(query.runner_id)
-    return await _select(conn, Session, where, params)
+        where.add("status <> ALL(%s)", sorted(FINISHED_SESSION_STATUSES))
+    where.add("task_ids @> ARRAY[%s]::text[]", query.task_id)
+    where.add("doc -> 'metadata' ->> 'runnerId' = %s", query.runner_id)
+    return await _select(conn, Session, where.conditions, where.params)
 
 
 async def _find_approvals(conn: Connection, query: ApprovalQuery) -> list[Approval]:
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in (
+    where = _Where()
+    where.equal(
         ("project_id", query.project_id),
         ("session_id", query.session_id),
         ("status", query.status),
-    ):
-        if value is not None:
-            where.append(f"{column} = %s")
-            params.append(value)
-    if query.expires_by is not None:
-        where.append("expires_at <= %s")
-        params.append(query.expires_by)
-    return await _select(conn, Approval, where, params)
+    )
+    where.add("expires_at <= %s", query.expires_by)
+    return await _select(conn, Approval, where.conditions, where.params)
 
 
 async def _find_runners(conn: Connection, query: RunnerQuery) -> list[Runner]:
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in (("status", query.status), ("name", query.name), ("host", query.host)):
-        if value is not None:
-            where.append(f"{column} = %s")
-            params.append(value)
-    if query.expires_by is not None:
-        where.append("expires_at <= %s")
-        params.append(query.expires_by)
-    return await _select(conn, Runner, where, params)
+    where = _Where()
+    where.equal(("status", query.status), ("name", query.name), ("host", query.host))
+    where.add("expires_at <= %s", query.expires_by)
+    return await _select(conn, Runner, where.conditions, where.params)
 
 
 async def _write(conn: Connection, staged: Iterable[tuple[AnyEntity, bool]]) -> None:
