@@ -14,6 +14,7 @@ from maestro.domain.models import PermissionMode
 from maestro.domain.vocabulary import (
     AGENT_NAMES,
     FINISHED_SESSION_STATUSES,
+    RUNNER_STATUSES,
     SESSION_ATTENTION,
     SESSION_STATUSES,
     TASK_PRIORITIES,
@@ -45,6 +46,7 @@ def pair_keys(name: str) -> set[str]:
         ("TASK_STATUSES", TASK_STATUSES),
         ("PRIORITIES", TASK_PRIORITIES),
         ("SESSION_STATUSES", SESSION_STATUSES),
+        ("RUNNER_STATUSES", RUNNER_STATUSES),
         ("SESSION_ATTENTION", SESSION_ATTENTION),
         ("WORKTREE_MODES", WORKTREE_MODES),
         ("PERMISSION_MODES", get_args(PermissionMode)),

@@ -7,6 +7,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -14,6 +15,8 @@ from maestro.config import ConfigError, Settings
 from maestro.server import admin_token
 from maestro.server.admin_token import AdminToken, AdminTokenError
 from maestro.server.security import BrowserGuard, TokenGuard
+from maestro.service.tokens import TokenBook
+from maestro.store.base import Store
 
 
 async def nothing(*_: object) -> None:
@@ -183,7 +186,8 @@ def test_the_url_uses_the_public_url_when_one_is_set(tmp_path: Path) -> None:
 
 def test_an_exposed_app_without_a_token_is_refused_when_built() -> None:
     with pytest.raises(ConfigError, match=r"refusing to serve on 0\.0\.0\.0 without a token"):
-        TokenGuard(nothing, Settings(host="0.0.0.0"))
+        # Refused before any token is looked up: the book's store is never read.
+        TokenGuard(nothing, Settings(host="0.0.0.0"), TokenBook(cast(Store, None), None))
 
 
 @pytest.mark.parametrize("host", ["10.200.0.2:3000", "192.168.1.5", "[fd00::5]:3000"])

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
@@ -24,6 +24,8 @@ from maestro.config import Settings
 from maestro.server.app import ENDPOINTS, build_routes, create_app
 from maestro.server.endpoint import Endpoint
 from maestro.server.routing import EndpointRouter, RouteTree
+from maestro.service.access import AccessPolicy
+from maestro.store.base import Store
 from tests.server.asgi import Answer, ping_over_websocket, request
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -50,8 +52,10 @@ async def echo(request: Request) -> Response:
     )
 
 
+# No token is configured here, so no request reaches the access policy (nor its store).
+ACCESS = AccessPolicy(cast(Store, None))
 # The real route list, with a handler that reports what it was given.
-ECHO_ROUTES = build_routes(replace(e, handler=echo) for e in ENDPOINTS)
+ECHO_ROUTES = build_routes((replace(e, handler=echo) for e in ENDPOINTS), ACCESS)
 TABLE = EndpointRouter(ECHO_ROUTES)
 STARLETTE = Router(ECHO_ROUTES)
 
@@ -74,10 +78,11 @@ def test_every_endpoint_resolves_to_its_route_with_its_parameters(endpoint: Endp
 
 
 def test_the_real_routes_are_all_in_the_table() -> None:
-    tree = RouteTree(build_routes(ENDPOINTS))
+    tree = RouteTree(build_routes(ENDPOINTS, ACCESS))
     for endpoint in ENDPOINTS:
         found = tree.find(endpoint.method, concrete(endpoint.path))
-        assert found is not None and found[0].endpoint is endpoint.handler
+        # Each handler is behind its access check (server.security.guarded).
+        assert found is not None and found[0].endpoint.__wrapped__ is endpoint.handler
 
 
 def test_a_get_route_also_answers_head() -> None:

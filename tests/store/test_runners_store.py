@@ -23,6 +23,7 @@ from maestro.domain.requests import (
     TaskCreate,
 )
 from maestro.service import RunnerRegistry, Workspace
+from maestro.service.tokens import TokenBook
 from maestro.store.base import RunnerQuery, SessionQuery
 from maestro.store.jsonfs import JsonFileStore
 from maestro.store.transfer import read_directory, read_store, write_directory
@@ -36,7 +37,11 @@ async def opened(root: Path) -> AsyncIterator[tuple[JsonFileStore, Workspace, Ru
     store = JsonFileStore(root)
     await store.open()
     try:
-        yield store, Workspace(store, "http://127.0.0.1:3000"), RunnerRegistry(store, 0.05)
+        yield (
+            store,
+            Workspace(store, "http://127.0.0.1:3000"),
+            RunnerRegistry(store, 0.05, TokenBook(store, None)),
+        )
     finally:
         await store.close()
 

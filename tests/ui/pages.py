@@ -174,3 +174,17 @@ class MaestroPage:
     def approval(self, approval_id: str) -> Locator:
         """An approval listed in the inbox."""
         return self.inbox.locator(f'[data-testid="approval"][data-approval-id="{approval_id}"]')
+
+    # -- runners ----------------------------------------------------------------
+
+    def open_runners(self) -> Locator:
+        """Follow the top bar's Runners link; returns the view."""
+        self.page.get_by_test_id("runners-link").click()
+        view = self.page.get_by_test_id("runners-view")
+        expect(view).to_be_visible()
+        return view
+
+    def runner_row(self, name: str) -> Locator:
+        return self.page.get_by_test_id("runner-row").filter(
+            has=self.page.get_by_test_id("runner-name").get_by_text(name, exact=True)
+        )

@@ -1,5 +1,6 @@
 """What the UI tests need on the server, made through the REST API: a session
-at work on a task, and the approvals its agent asks for."""
+at work on a task, the approvals its agent asks for, and runners claiming
+spawned sessions."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import created, make_project, make_session, make_task, ok
+from tests.helpers import created, make_project, make_session, make_task, ok, request_spawn
 
 
 def working_session(
@@ -36,3 +37,24 @@ def decide(api: httpx.Client, approval_id: str, decision: str = "deny") -> dict[
     body = {"decision": decision, "decidedBy": "cli"}
     result: dict[str, Any] = ok(api.post(f"/api/approvals/{approval_id}/decision", json=body))
     return result
+
+
+def register_runner(
+    api: httpx.Client, name: str, *, host: str = "build-box", capacity: int = 2, **fields: Any
+) -> dict[str, Any]:
+    """Register a runner the way ``maestro runner`` does; the runner, with its load."""
+    body = {"name": name, "host": host, "capacity": capacity, **fields}
+    return created(api.post("/api/runners", json=body))
+
+
+def spawned_session(api: httpx.Client, name: str) -> str:
+    """A spawn no runner has claimed yet (on a new task ``<name> task`` in a new
+    project ``<name> project``); its session id."""
+    project_id = make_project(api, name=f"{name} project", workingDir="/tmp")["id"]
+    task = make_task(api, project_id, title=f"{name} task")
+    return request_spawn(api, project_id, [task["id"]], sessionName=name)
+
+
+def claim(api: httpx.Client, session_id: str, runner_id: str) -> None:
+    """The runner claims the spawning session, as before opening its terminal."""
+    ok(api.post(f"/api/sessions/{session_id}/claim", json={"runnerId": runner_id}))

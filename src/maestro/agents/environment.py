@@ -11,7 +11,11 @@ copy of whatever shell the runner happened to start in.
 Two rules keep Maestro's own secrets where they belong:
 
 - The server-only settings (``MAESTRO_DATABASE_URL`` and the like) never pass.
-- ``MAESTRO_TOKEN`` belongs to the server the runner talks to, so the terminal's
+- The runner's own ``MAESTRO_TOKEN`` (the admin's, or a runner token) never
+  reaches a terminal: the agent gets the token its session's claim minted,
+  scoped to that session (``service.tokens``), or none when the server requires
+  none.
+- That token belongs to the server the runner talks to, so the terminal's
   ``MAESTRO_SERVER_URL`` is that server's URL, whatever the spawn said: the
   token is never sent to another host.
 """
@@ -107,11 +111,18 @@ def passes_through(name: str) -> bool:
 
 
 def terminal_env(
-    runner_env: Mapping[str, str], session_env: Mapping[str, str], server_url: str
+    runner_env: Mapping[str, str],
+    session_env: Mapping[str, str],
+    server_url: str,
+    token: str | None = None,
 ) -> dict[str, str]:
     """The environment of a session's terminal: the runner's variables that pass,
-    then the session's (they win), then the runner's server URL (see above)."""
+    then the session's (they win), then the runner's server URL and the session's
+    token (see above)."""
     env = {k: v for k, v in runner_env.items() if v and passes_through(k)}
     env.update(session_env)
+    env.pop("MAESTRO_TOKEN", None)
+    if token is not None:
+        env["MAESTRO_TOKEN"] = token
     env["MAESTRO_SERVER_URL"] = server_url
     return env

@@ -45,7 +45,10 @@ def dependency_branches(client: MaestroClient, tasks: Sequence[Mapping[str, Any]
     branches: list[str] = []
     for task in tasks:
         for dependency in task.get("dependencies") or []:
-            sessions = client.list_sessions(task_id=dependency, status="completed")
+            # Within the task's project: a session's token reads only that one.
+            sessions = client.list_sessions(
+                task.get("projectId"), task_id=dependency, status="completed"
+            )
             made = [s.metadata.get("branch") for s in sessions if s.metadata.get("branch")]
             if made and made[-1] not in branches:
                 branches.append(str(made[-1]))

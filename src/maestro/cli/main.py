@@ -19,6 +19,7 @@ from maestro.cli import (
     skills,
     subtasks,
     tasks,
+    tokens,
     worktrees,
 )
 
@@ -40,6 +41,7 @@ app.add_typer(agent_init.orchestrator, name="orchestrator")
 app.add_typer(runner.app, name="runner")
 app.add_typer(data.app, name="data")
 app.add_typer(worktrees.app, name="worktree")
+app.add_typer(tokens.app, name="token")
 
 
 def _register_agent_command(name: str, help: str) -> None:

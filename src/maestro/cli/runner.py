@@ -113,6 +113,14 @@ def runner(
             help="Spawn workers for auto-start tasks whose dependencies are completed.",
         ),
     ] = True,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="The token to talk to the server with: a runner token (maestro token "
+            "create --runner NAME) or the admin token; default: MAESTRO_TOKEN.",
+        ),
+    ] = None,
     json: JsonFlag = False,
     server: ServerOption = None,
 ) -> None:
@@ -123,6 +131,10 @@ def runner(
     several machines) share the spawns: each session is opened by one."""
     if ctx.invoked_subcommand is not None:
         return
+    if token is not None:
+        # Every client this process makes (the commands', the event follower's)
+        # reads MAESTRO_TOKEN; no terminal is given it (agents.environment).
+        os.environ["MAESTRO_TOKEN"] = token
     _log_to_stderr()
     with command(json, server) as cmd:
         launcher = _launcher(tmux, pty)

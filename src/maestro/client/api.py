@@ -25,10 +25,12 @@ if TYPE_CHECKING:
         Deleted,
         Health,
         Heartbeat,
+        IssuedToken,
         ProjectUsage,
         RunnerWithLoad,
         Spawned,
         TaskUsage,
+        TokenInfo,
     )
 
 T = TypeVar("T")
@@ -328,3 +330,21 @@ class MaestroClient(HttpClient):
 
         path = api_path("sessions", session_id, "claim")
         return self.call(Claimed, "POST", path, {"runnerId": runner_id})
+
+    # tokens
+
+    def create_runner_token(self, runner: str) -> IssuedToken:
+        """A runner token for the runners named ``runner`` (the admin token's to ask)."""
+        from maestro.domain.responses import IssuedToken
+
+        return self.call(IssuedToken, "POST", api_path("tokens"), {"runner": runner})
+
+    def list_tokens(self) -> list[TokenInfo]:
+        from maestro.domain.responses import TokenInfo
+
+        return self.call(list[TokenInfo], "GET", api_path("tokens"))
+
+    def revoke_token(self, token_id: str) -> Deleted:
+        from maestro.domain.responses import Deleted
+
+        return self.call(Deleted, "DELETE", api_path("tokens", token_id))

@@ -61,6 +61,10 @@ class RunnerNotFound(NotFound):
     code = "RUNNER_NOT_FOUND"
 
 
+class TokenNotFound(NotFound):
+    code = "TOKEN_NOT_FOUND"
+
+
 class ProjectHasDependencies(MaestroError):
     code = "PROJECT_HAS_DEPENDENCIES"
     status = 400

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from maestro.domain.encoding import encode
+from maestro.domain.principals import Actor, current_actor
 
 PROJECT_CREATED = "project:created"
 PROJECT_UPDATED = "project:updated"
@@ -82,10 +83,12 @@ class PendingEvent:
     type: str
     data: msgspec.Raw
     project_id: str
+    # Who made the change (the request's token kind, or the server's own sweeps).
+    actor: Actor
 
     @classmethod
     def of(cls, event_type: str, data: Any, project_id: str) -> PendingEvent:
-        return cls(event_type, msgspec.Raw(encode(data)), project_id)
+        return cls(event_type, msgspec.Raw(encode(data)), project_id, current_actor())
 
 
 class WireMessage(msgspec.Struct):
@@ -96,6 +99,7 @@ class WireMessage(msgspec.Struct):
     data: Any
     seq: int
     timestamp: int
+    actor: Actor
 
 
 class StoredEvent(msgspec.Struct, frozen=True, gc=False):

@@ -41,6 +41,7 @@ from maestro.domain.vocabulary import (
     TaskPriority,
     TaskStatus,
     TimelineEventType,
+    TokenKind,
     WorktreeMode,
 )
 
@@ -389,4 +390,23 @@ class Runner(Entity, kw_only=True, frozen=True):
     lost_at: int | None = None
 
 
-StoredEntity = Project | Task | Session | Approval | Runner
+class Token(Entity, kw_only=True, frozen=True):
+    """A token the server minted, kept only as the SHA-256 of its secret: a
+    ``session`` token (one per claimed session, id ``tok_`` + the session id's
+    tail, so a new claim replaces it) scoped to that session, its project and its
+    tasks, or a ``runner`` token for the runners of one name. Never sent to a
+    client after it is made, never in an event (``service.tokens``)."""
+
+    kind: TokenKind
+    secret_hash: str
+    created_at: int = 0
+    # A session token's scope (its session's, when it was claimed).
+    session_id: str | None = None
+    project_id: str | None = None
+    role: str | None = None
+    task_ids: tuple[str, ...] = ()
+    # A runner token's runner name.
+    runner_name: str | None = None
+
+
+StoredEntity = Project | Task | Session | Approval | Runner | Token

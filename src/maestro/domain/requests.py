@@ -243,6 +243,11 @@ class RunnerRegister(_Body, kw_only=True):
     id: Id | None = None
 
 
+class RunnerTokenCreate(_Body, kw_only=True):
+    # The name of the runners the token may act as (``maestro runner --name``).
+    runner: RunnerName
+
+
 class RunnerHeartbeat(_Body, kw_only=True):
     # The sessions the runner still runs (its open terminals); not sent: unchanged.
     sessions: Annotated[list[Id], msgspec.Meta(max_length=MAX_REPORTED_SESSIONS)] | UnsetType = (

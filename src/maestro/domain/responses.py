@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from maestro.domain.models import Runner, Session
+from maestro.domain.vocabulary import TokenKind
 
 
 class Deleted(msgspec.Struct):
@@ -78,8 +79,26 @@ class Heartbeat(msgspec.Struct, rename="camel"):
 
 
 class Claimed(msgspec.Struct, rename="camel"):
-    """``POST /api/sessions/{id}/claim``: the session, now the runner's to open.
-    ``token`` is reserved for a token scoped to the session; ``null`` for now."""
+    """``POST /api/sessions/{id}/claim``: the session, now the runner's to open,
+    and (when the server requires a token) the token its agent is to use: scoped
+    to the session, shown only here, ended when the session finishes. Each claim
+    mints a new one and ends the one before."""
 
     session: Session
     token: str | None
+
+
+class TokenInfo(msgspec.Struct, rename="camel", kw_only=True):
+    """A minted token as it is listed: never its secret."""
+
+    id: str
+    kind: TokenKind
+    created_at: int
+    runner: str | None = None
+    session_id: str | None = None
+
+
+class IssuedToken(TokenInfo, kw_only=True):
+    """``POST /api/tokens``: the token, shown this once."""
+
+    token: str

@@ -41,6 +41,14 @@ RunnerStatus = Literal["active", "lost"]
 """A runner is ``active`` while its heartbeats come within ``MAESTRO_RUNNER_TIMEOUT``;
 the server marks one that missed them ``lost`` (a heartbeat or a new
 registration makes it ``active`` again)."""
+TokenKind = Literal["session", "runner"]
+"""A token the server minted: a ``session`` token (minted by a runner's claim, for
+the agent it starts) or a ``runner`` token (``maestro token create --runner``).
+The admin token is configured, never stored."""
+ActorKind = Literal["admin", "runner", "session", "none", "server"]
+"""Who made a change (the ``actor`` of its event): a request with the admin
+token, a runner token or a session token; ``none`` when the server requires no
+token; ``server`` for its own sweeps (expiry, leases)."""
 SessionAttention = Literal["approval", "input", "failed"]
 """Why a session needs a person: an approval waits, the agent waits for input,
 or it failed (``null`` when nothing does)."""
@@ -58,4 +66,6 @@ WORKTREE_MODES: tuple[WorktreeMode, ...] = get_args(WorktreeMode)
 APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
 APPROVAL_DECISIONS: tuple[ApprovalDecision, ...] = get_args(ApprovalDecision)
 RUNNER_STATUSES: tuple[RunnerStatus, ...] = get_args(RunnerStatus)
+TOKEN_KINDS: tuple[TokenKind, ...] = get_args(TokenKind)
+ACTOR_KINDS: tuple[ActorKind, ...] = get_args(ActorKind)
 SESSION_ATTENTION: tuple[SessionAttention, ...] = get_args(SessionAttention)

@@ -36,13 +36,16 @@ from maestro.server.routes import (
     skills,
     subtasks,
     tasks,
+    tokens,
 )
 from maestro.server.routing import EndpointRouter
-from maestro.server.security import BrowserGuard, TokenGuard
+from maestro.server.security import BrowserGuard, TokenGuard, guarded
 from maestro.server.stopping import StopSignals
 from maestro.server.uvicorn_ws import KeepServerSend
 from maestro.server.ws import websocket_endpoint
 from maestro.service import ApprovalInbox, RunnerRegistry, Workspace
+from maestro.service.access import AccessPolicy
+from maestro.service.tokens import TokenBook
 from maestro.store import open_store
 from maestro.store.base import Store
 
@@ -59,6 +62,7 @@ ENDPOINTS: list[Endpoint] = [
     *activity.ENDPOINTS,
     *approvals.ENDPOINTS,
     *runners.ENDPOINTS,
+    *tokens.ENDPOINTS,
     *skills.ENDPOINTS,
 ]
 
@@ -107,9 +111,12 @@ class RequestLog:
             log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
 
 
-def build_routes(endpoints: Iterable[Endpoint]) -> list[BaseRoute]:
-    """The API's routes in order, then the WebSocket's, then the web UI's files."""
-    routes: list[BaseRoute] = [Route(e.path, e.handler, methods=[e.method]) for e in endpoints]
+def build_routes(endpoints: Iterable[Endpoint], access: AccessPolicy) -> list[BaseRoute]:
+    """The API's routes in order (each behind its access rule), then the
+    WebSocket's, then the web UI's files."""
+    routes: list[BaseRoute] = [
+        Route(e.path, guarded(e, access), methods=[e.method]) for e in endpoints
+    ]
     routes += [WebSocketRoute("/", websocket_endpoint), WebSocketRoute("/ws", websocket_endpoint)]
     # Last, so it only answers what no API route claimed: the web UI's static files.
     routes.append(WebFiles("/", StaticFiles(directory=WEB_DIR, html=True), name="web"))
@@ -124,7 +131,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     hub = EventHub(settings.retained_events, settings.ws_queue_limit, debug=settings.debug)
     activity_log = ActivityLog(hub)
     inbox = ApprovalInbox(store, settings.approval_timeout)
-    registry = RunnerRegistry(store, settings.runner_timeout)
+    token_book = TokenBook(store, settings.token)
+    registry = RunnerRegistry(store, settings.runner_timeout, token_book)
     # Requests waiting for a decision answer at once when a stop is asked for,
     # rather than holding the server's graceful stop (server.stopping).
     stop_signals = StopSignals(inbox.watch.close)
@@ -167,7 +175,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         ),
-        Middleware(TokenGuard, settings=settings),
+        Middleware(TokenGuard, settings=settings, tokens=token_book),
     ]
     if settings.debug:
         middleware.insert(1, Middleware(RequestLog))
@@ -180,13 +188,14 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         },
     )
     # Starlette builds a plain Router; ours finds API routes by table lookup.
-    app.router = EndpointRouter(build_routes(ENDPOINTS), lifespan=lifespan)
+    app.router = EndpointRouter(build_routes(ENDPOINTS, AccessPolicy(store)), lifespan=lifespan)
     app.state.settings = settings
     app.state.hub = hub
     app.state.activity = activity_log
     app.state.workspace = Workspace(store, settings.server_url, settings.max_active_sessions)
     app.state.approvals = inbox
     app.state.runners = registry
+    app.state.tokens = token_book
     app.state.started = time.monotonic()
     app.state.openapi = build_openapi(ENDPOINTS)
     return app

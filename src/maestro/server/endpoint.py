@@ -10,6 +10,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from maestro.service.access import Rule
+
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -33,3 +35,5 @@ class Endpoint:
     query: tuple[Query, ...] = ()
     errors: tuple[int, ...] = ()
     tag: str = ""
+    # Who may call it beyond the admin (``service.access``): admin only unless said.
+    access: Rule = Rule.ADMIN

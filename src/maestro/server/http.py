@@ -11,11 +11,13 @@ from starlette.responses import Response
 
 from maestro.domain.encoding import encode
 from maestro.domain.errors import (
+    Forbidden,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from maestro.domain.ids import check_id
+from maestro.domain.principals import NO_TOKEN, Principal
 from maestro.domain.requests import decode_body
 from maestro.service import ApprovalInbox, RunnerRegistry, Workspace
 
@@ -78,12 +80,42 @@ def is_json(content_type: str) -> bool:
     )
 
 
+PRINCIPAL = "maestro.principal"
+"""The scope key of who is asking (``server.security.TokenGuard`` sets it)."""
+_BODY = "maestro.body"
+
+
+def principal(request: Request) -> Principal:
+    """Who is asking: the holder of the request's token."""
+    found: Principal = request.scope.get(PRINCIPAL, NO_TOKEN)
+    return found
+
+
+def project_filter(request: Request) -> str | None:
+    """The ``projectId`` filter of a list: a session token's lists are its
+    project's (given another project, 403)."""
+    asked = query_id(request, "projectId")
+    who = principal(request)
+    if who.kind != "session":
+        return asked
+    if asked is not None and asked != who.project_id:
+        raise Forbidden(
+            f"{who.describe()}: it may not list another project's",
+            {"scope": who.kind, "projectId": who.project_id},
+        )
+    return who.project_id
+
+
 async def read_body(request: Request) -> bytes:
     """The raw body, refused past the configured limit without buffering it all.
 
     It reads the ASGI messages itself rather than through ``request.stream()``,
     whose async generator doubles the cost of reading a small (one-message) body.
+    The body is kept in the scope: the access check may read it before the route.
     """
+    kept: bytes | None = request.scope.get(_BODY)
+    if kept is not None:
+        return kept
     limit: int = request.app.state.settings.body_limit
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -101,7 +133,9 @@ async def read_body(request: Request) -> bytes:
             raise PayloadTooLarge(f"body must be at most {limit} bytes")
         chunks.append(chunk)
         more_body = message.get("more_body", False)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    request.scope[_BODY] = body
+    return body
 
 
 async def read_json(request: Request, model: type[B]) -> B:

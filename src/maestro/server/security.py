@@ -9,24 +9,34 @@ machine, so these hold even with no token set:
   open the WebSocket), and a state-changing request with a body must be JSON (a
   plain HTML form cannot post);
 - with a token (``MAESTRO_TOKEN``, or the admin token a server bound beyond
-  loopback generates: ``admin_token.py``), the API and the WebSocket need it;
+  loopback generates: ``admin_token.py``), the API and the WebSocket need a
+  token: that admin token, a runner token or a session's (``service.tokens``);
   ``/health`` and the UI's static files stay open. A server bound beyond
-  loopback without a token is refused when it is built.
+  loopback without a token is refused when it is built;
+- a runner's or a session's token is held to its scope: each endpoint says who
+  may call it (``Endpoint.access``), ``service.access`` decides, and every
+  change's event records the kind of token that made it.
 """
 
 from __future__ import annotations
 
-import hmac
+import functools
 import ipaddress
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from maestro.config import LOOPBACK_NAMES, ConfigError, Settings, is_loopback
 from maestro.domain.errors import Forbidden, MaestroError, Unauthorized, UnsupportedMediaType
+from maestro.domain.principals import NO_TOKEN, acting_as
+from maestro.server.endpoint import Endpoint, Handler
 from maestro.server.errors import error_response
-from maestro.server.http import is_json
+from maestro.server.http import PRINCIPAL, is_json, principal, read_json
+from maestro.service.access import AccessPolicy
+from maestro.service.tokens import TokenBook
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -119,22 +129,25 @@ class BrowserGuard(_Guard):
 
 
 class TokenGuard(_Guard):
-    """The token: bearer header, or ``?token=`` for WebSocket clients."""
+    """The token: bearer header, or ``?token=`` for WebSocket clients. Who holds
+    it (``Principal``) is left in the scope for the routes' access checks, and
+    the request runs ``acting_as`` it, so its events record who made them."""
 
     OPEN_PATHS = frozenset({"/health"})
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, tokens: TokenBook) -> None:
         if settings.exposed and not settings.token:
             raise ConfigError(
                 f"refusing to serve on {settings.host} without a token: anyone who can "
                 "reach this address could start agents on this machine"
             )
         super().__init__(app, settings)
+        self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = self.settings.token
-        if token is None or scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
+        if not self.tokens.required or scope["type"] not in ("http", "websocket"):
+            with acting_as(NO_TOKEN.actor):
+                await self.app(scope, receive, send)
             return
         path: str = scope["path"]
         guarded = scope["type"] == "websocket" or path.startswith("/api") or path == "/openapi.json"
@@ -146,15 +159,42 @@ class TokenGuard(_Guard):
         if not presented and scope["type"] == "websocket":
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             presented = query.get("token", [""])[0]
-        if not hmac.compare_digest(presented.encode(), token.encode()):
+        try:
+            holder = await self.tokens.resolve(presented)
+        except MaestroError as error:
+            await self.refuse(scope, receive, send, error)
+            return
+        if scope["type"] == "websocket" and holder.kind == "session":
+            # An agent reads what it needs over HTTP; the stream carries every
+            # project's events (and the runners'), beyond a session's scope.
             await self.refuse(
                 scope,
                 receive,
                 send,
-                Unauthorized(
-                    "a valid token is required: send Authorization: Bearer <MAESTRO_TOKEN>, "
-                    "or the admin token the server generated"
-                ),
+                Forbidden(f"{holder.describe()}: it may not follow the event stream"),
             )
             return
-        await self.app(scope, receive, send)
+        scope[PRINCIPAL] = holder
+        with acting_as(holder.actor):
+            await self.app(scope, receive, send)
+
+
+def guarded(endpoint: Endpoint, access: AccessPolicy) -> Handler:
+    """The endpoint's handler behind its access rule: the admin (and everyone,
+    when no token is required) goes straight through; a runner's or a session's
+    token is checked against ``endpoint.access`` first."""
+    handler = endpoint.handler
+    action = f"{endpoint.method} {endpoint.path}"
+    rule = endpoint.access
+
+    @functools.wraps(handler)
+    async def checked(request: Request) -> Response:
+        holder = principal(request)
+        if not holder.unlimited:
+            body: object = None
+            if rule.needs_body and endpoint.body is not None:
+                body = await read_json(request, endpoint.body)
+            await access.authorize(holder, rule, action, request.path_params, body)
+        return await handler(request)
+
+    return checked

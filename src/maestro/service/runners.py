@@ -48,6 +48,7 @@ from maestro.domain.ids import check_id, new_id
 from maestro.domain.models import Runner, Session, SessionEvent, Task
 from maestro.domain.requests import RunnerHeartbeat, RunnerRegister, SessionClaim
 from maestro.domain.responses import Claimed, Heartbeat, RunnerWithLoad
+from maestro.service.tokens import TokenBook
 from maestro.service.versions import (
     text,
     timeline,
@@ -100,8 +101,9 @@ class RunnerRegistry:
     """Registering, heartbeating, listing and deleting runners; claiming sessions
     for them; and the lease sweep."""
 
-    def __init__(self, store: Store, timeout: float) -> None:
+    def __init__(self, store: Store, timeout: float, tokens: TokenBook) -> None:
         self.store = store
+        self.tokens = tokens
         self.timeout = timeout
         self.timeout_ms = max(1, round(timeout * 1000))
         self._last_birth = 0
@@ -232,9 +234,10 @@ class RunnerRegistry:
     async def claim(self, session_id: str, body: SessionClaim) -> Claimed:
         """Give a ``spawning`` session to the runner that asks first (``metadata``
         ``runnerId`` and ``claimedAt``; its ``hostname`` becomes the runner's host;
-        ``session:updated``). Claiming it again is answered the same, with no
-        change. A claim held by a runner that is gone (lost, deleted) does not
-        count."""
+        ``session:updated``), with a new token for its agent (``service.tokens``).
+        Claiming it again is answered the same, with no change to the session but
+        a new token (the answer with the first may have been lost on the way). A
+        claim held by a runner that is gone (lost, deleted) does not count."""
         async with self.store.transaction() as tx:
             session = await tx.get(Session, check_id(session_id, "sessionId"))
             if session is None:
@@ -254,7 +257,7 @@ class RunnerRegistry:
                     {"status": session.status, "runnerId": holder},
                 )
             if holder == runner.id:
-                return Claimed(session=session, token=None)
+                return Claimed(session=session, token=self.tokens.mint_for_session(tx, session))
             if holder is not None:
                 holding = await tx.get(Runner, holder)
                 if holding is not None and holding.status == "active":
@@ -274,7 +277,8 @@ class RunnerRegistry:
             session = with_activity(replace(session, metadata=metadata, hostname=runner.host))
             tx.put(session)
             tx.emit(ev.SESSION_UPDATED, session, session.project_id)
-        return Claimed(session=session, token=None)
+            token = self.tokens.mint_for_session(tx, session)
+        return Claimed(session=session, token=token)
 
     # -- the sweep -----------------------------------------------------------------
 

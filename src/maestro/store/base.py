@@ -25,10 +25,11 @@ from maestro.domain.models import (
     Runner,
     Session,
     Task,
+    Token,
 )
 
-E = TypeVar("E", Project, Task, Session, Approval, Runner)
-AnyEntity = Project | Task | Session | Approval | Runner
+E = TypeVar("E", Project, Task, Session, Approval, Runner, Token)
+AnyEntity = Project | Task | Session | Approval | Runner | Token
 EventListener = Callable[[Sequence[StoredEvent]], None]
 
 
@@ -112,6 +113,16 @@ class RunnerQuery:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class TokenQuery:
+    """Filters of the minted tokens (``maestro token list`` asks for the runner ones)."""
+
+    kind: str | None = None
+
+    def matches(self, token: Token) -> bool:
+        return self.kind is None or token.kind == self.kind
+
+
 def _created(entity: AnyEntity) -> tuple[int, str]:
     born = entity.started_at if isinstance(entity, Session) else entity.created_at
     return born, entity.id
@@ -157,6 +168,8 @@ class Reader(Protocol):
     async def find_approvals(self, query: ApprovalQuery) -> list[Approval]: ...
 
     async def find_runners(self, query: RunnerQuery) -> list[Runner]: ...
+
+    async def find_tokens(self, query: TokenQuery) -> list[Token]: ...
 
 
 class Transaction(Reader, Protocol):

@@ -28,13 +28,13 @@ from typing import Literal
 
 import msgspec
 
-from maestro.domain.models import Approval, Project, Runner, Session, Task
+from maestro.domain.models import Approval, Project, Runner, Session, Task, Token
 from maestro.store.files import fsync_fd, sync_directory, write_all
 
 log = logging.getLogger("maestro.store")
 
 SEGMENT_SUFFIX = ".jsonl"
-EntityKind = Literal["project", "task", "session", "approval", "runner"]
+EntityKind = Literal["project", "task", "session", "approval", "runner", "token"]
 
 
 class EventLine(msgspec.Struct, rename="camel"):
@@ -62,6 +62,7 @@ class Entry(msgspec.Struct, omit_defaults=True):
     sessions: list[Session] = []
     approvals: list[Approval] = []
     runners: list[Runner] = []
+    tokens: list[Token] = []
     removed: list[Removed] = []
 
 
@@ -75,6 +76,7 @@ class EncodedEntry(msgspec.Struct, omit_defaults=True):
     sessions: list[msgspec.Raw] = []
     approvals: list[msgspec.Raw] = []
     runners: list[msgspec.Raw] = []
+    tokens: list[msgspec.Raw] = []
     removed: list[Removed] = []
 
 

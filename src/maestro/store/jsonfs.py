@@ -53,7 +53,7 @@ from maestro.domain.clock import now_ms
 from maestro.domain.encoding import encode
 from maestro.domain.errors import StorageFull, StoreWriteFailed
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
-from maestro.domain.models import Approval, Project, Runner, Session, Task
+from maestro.domain.models import Approval, Project, Runner, Session, Task, Token
 from maestro.store.base import (
     ApprovalQuery,
     E,
@@ -61,6 +61,7 @@ from maestro.store.base import (
     RunnerQuery,
     SessionQuery,
     TaskQuery,
+    TokenQuery,
     creation_order,
     disk_full,
     write_failed,
@@ -90,6 +91,7 @@ _KIND_NAMES: dict[type[AnyEntity], EntityKind] = {
     Session: "session",
     Approval: "approval",
     Runner: "runner",
+    Token: "token",
 }
 _KINDS_BY_NAME: dict[str, type[AnyEntity]] = {name: kind for kind, name in _KIND_NAMES.items()}
 
@@ -100,6 +102,7 @@ _FOLDERS: dict[type[AnyEntity], str] = {
     Session: "sessions",
     Approval: "approvals",
     Runner: "runners",
+    Token: "tokens",
 }
 
 # Checkpoints start at most this often (see ``_start_checkpoint``), and one that
@@ -195,6 +198,9 @@ class JsonTransaction:
     async def find_runners(self, query: RunnerQuery) -> list[Runner]:
         return self._overlay(Runner, self._memory.runner_candidates(query), query.matches)
 
+    async def find_tokens(self, query: TokenQuery) -> list[Token]:
+        return self._overlay(Token, self._memory.tokens, query.matches)
+
     def _overlay(self, kind: type[E], ids: Iterable[str], matches: Any) -> list[E]:
         table = self._memory.table(kind)
         found: dict[str, E] = {}
@@ -228,10 +234,10 @@ class JsonTransaction:
 
 
 def _owner(entity: AnyEntity) -> str:
-    """The project an entity belongs to (a project: itself; a runner: none)."""
+    """The project an entity belongs to (a project: itself; a runner, a token: none)."""
     if isinstance(entity, Project):
         return entity.id
-    return "" if isinstance(entity, Runner) else entity.project_id
+    return "" if isinstance(entity, Runner | Token) else entity.project_id
 
 
 def _dirty_key(entity: AnyEntity) -> DirtyKey:
@@ -381,6 +387,7 @@ class JsonFileStore:
             *entry.sessions,
             *entry.approvals,
             *entry.runners,
+            *entry.tokens,
         ]
         for entity in entities:
             self._memory.put(entity)
@@ -426,6 +433,9 @@ class JsonFileStore:
         runners = self._memory.runners
         found = [runners[i] for i in self._memory.runner_candidates(query) if i in runners]
         return creation_order([r for r in found if query.matches(r)])
+
+    async def find_tokens(self, query: TokenQuery) -> list[Token]:
+        return creation_order([t for t in self._memory.tokens.values() if query.matches(t)])
 
     async def counts(self) -> dict[str, int]:
         memory = self._memory
@@ -493,6 +503,8 @@ class JsonFileStore:
                 entry.approvals.append(raw)
             elif isinstance(staged, Runner):
                 entry.runners.append(raw)
+            elif isinstance(staged, Token):
+                entry.tokens.append(raw)
             else:
                 entry.projects.append(raw)
             changes.append((key, staged, data))
@@ -642,7 +654,9 @@ class JsonFileStore:
         stored = []
         for event in pending:
             self._last_seq += 1
-            wire = WireMessage(event.type, event.type, event.data, self._last_seq, timestamp)
+            wire = WireMessage(
+                event.type, event.type, event.data, self._last_seq, timestamp, event.actor
+            )
             frame = self._encoder.encode(wire).decode()
             stored.append(StoredEvent(self._last_seq, event.project_id, frame))
         return stored

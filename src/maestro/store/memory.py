@@ -8,8 +8,15 @@ from typing import Any
 
 import msgspec
 
-from maestro.domain.models import Approval, Project, Runner, Session, Task
-from maestro.store.base import AnyEntity, ApprovalQuery, E, RunnerQuery, SessionQuery, TaskQuery
+from maestro.domain.models import Approval, Project, Runner, Session, Task, Token
+from maestro.store.base import (
+    AnyEntity,
+    ApprovalQuery,
+    E,
+    RunnerQuery,
+    SessionQuery,
+    TaskQuery,
+)
 
 __all__ = ["AnyEntity", "Index", "Memory"]
 
@@ -57,12 +64,15 @@ class Memory:
         # A handful of runners: the lease sweep reads the active ones each second.
         self.runners: dict[str, Runner] = {}
         self.runners_by_status = Index()
+        # One per claimed session, and the runner tokens; looked up by id.
+        self.tokens: dict[str, Token] = {}
         self._tables: dict[type, Any] = {
             Project: self.projects,
             Task: self.tasks,
             Session: self.sessions,
             Approval: self.approvals,
             Runner: self.runners,
+            Token: self.tokens,
         }
 
     def table(self, kind: type[E]) -> dict[str, E]:
@@ -89,6 +99,8 @@ class Memory:
         elif isinstance(entity, Runner):
             self.runners[entity.id] = entity
             self.runners_by_status.add(entity.status, entity.id)
+        elif isinstance(entity, Token):
+            self.tokens[entity.id] = entity
         else:
             self.projects[entity.id] = entity
 
@@ -116,6 +128,8 @@ class Memory:
             runner = self.runners.pop(entity_id, None)
             if runner is not None:
                 self.runners_by_status.discard(runner.status, entity_id)
+        elif kind is Token:
+            self.tokens.pop(entity_id, None)
         else:
             self.projects.pop(entity_id, None)
 

@@ -1,10 +1,11 @@
 """The PostgreSQL store: several Maestro servers on one database (SPEC section 10).
 
-Tables (``migrations/``): ``projects``, ``tasks``, ``sessions``, ``approvals`` and
-``runners`` hold each entity whole in ``doc`` (exactly the JSON the API returns) next to the
-columns the filtered lists search and sort on; ``events`` holds the global event
-stream. The schema is the connection's current schema, so one database can hold
-several independent stores (``?options=-csearch_path%3Dname`` in the URL).
+Tables (``migrations/``): ``projects``, ``tasks``, ``sessions``, ``approvals``,
+``runners`` and ``tokens`` hold each entity whole in ``doc`` (exactly the JSON
+the API returns) next to the columns the filtered lists search and sort on;
+``events`` holds the global event stream. The schema is the connection's
+current schema, so one database can hold several independent stores
+(``?options=-csearch_path%3Dname`` in the URL).
 
 Writes. A transaction holds one pooled connection and, first thing, a
 transaction-level advisory lock on a key of the schema: one writer at a time
@@ -35,7 +36,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from maestro.domain.clock import now_ms
 from maestro.domain.events import PendingEvent, StoredEvent, WireMessage
-from maestro.domain.models import Approval, Project, Runner, Session, Task
+from maestro.domain.models import Approval, Project, Runner, Session, Task, Token
 from maestro.domain.vocabulary import FINISHED_SESSION_STATUSES
 from maestro.store.base import (
     AnyEntity,
@@ -46,6 +47,7 @@ from maestro.store.base import (
     SessionQuery,
     StoreUnavailable,
     TaskQuery,
+    TokenQuery,
     disk_full,
     write_failed,
 )
@@ -67,6 +69,7 @@ _TABLE: dict[type[AnyEntity], str] = {
     Session: "sessions",
     Approval: "approvals",
     Runner: "runners",
+    Token: "tokens",
 }
 _BORN: dict[type[AnyEntity], str] = {
     Project: "created_at",
@@ -74,6 +77,7 @@ _BORN: dict[type[AnyEntity], str] = {
     Session: "started_at",
     Approval: "created_at",
     Runner: "created_at",
+    Token: "created_at",
 }
 _UPSERT: dict[type[AnyEntity], str] = {
     Project: (
@@ -109,6 +113,11 @@ _UPSERT: dict[type[AnyEntity], str] = {
         " ON CONFLICT (id) DO UPDATE SET name = excluded.name, host = excluded.host,"
         " status = excluded.status, created_at = excluded.created_at,"
         " expires_at = excluded.expires_at, doc = excluded.doc"
+    ),
+    Token: (
+        "INSERT INTO tokens (id, kind, created_at, doc) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,"
+        " created_at = excluded.created_at, doc = excluded.doc"
     ),
 }
 _DECODERS: dict[type[AnyEntity], msgspec.json.Decoder[Any]] = {
@@ -174,6 +183,8 @@ def _row(entity: AnyEntity) -> tuple[Any, ...]:
             entity.expires_at,
             doc,
         )
+    if isinstance(entity, Token):
+        return (entity.id, entity.kind, entity.created_at, doc)
     return (entity.id, entity.created_at, doc)
 
 
@@ -252,6 +263,12 @@ async def _find_runners(conn: Connection, query: RunnerQuery) -> list[Runner]:
     return await _select(conn, Runner, where.conditions, where.params)
 
 
+async def _find_tokens(conn: Connection, query: TokenQuery) -> list[Token]:
+    where = _Where()
+    where.equal(("kind", query.kind))
+    return await _select(conn, Token, where.conditions, where.params)
+
+
 async def _write(conn: Connection, staged: Iterable[tuple[AnyEntity, bool]]) -> None:
     """Upsert (``True``) or delete (``False``) entities, one batch per statement."""
     upserts: dict[type[AnyEntity], list[tuple[Any, ...]]] = {}
@@ -313,6 +330,10 @@ class PostgresTransaction:
     async def find_runners(self, query: RunnerQuery) -> list[Runner]:
         await self.flush()
         return await _find_runners(self._conn, query)
+
+    async def find_tokens(self, query: TokenQuery) -> list[Token]:
+        await self.flush()
+        return await _find_tokens(self._conn, query)
 
     def put(self, entity: AnyEntity) -> None:
         self._staged[(type(entity), entity.id)] = (entity, True)
@@ -447,6 +468,10 @@ class PostgresStore:
         async with self.pool.connection() as conn:
             return await _find_runners(conn, query)
 
+    async def find_tokens(self, query: TokenQuery) -> list[Token]:
+        async with self.pool.connection() as conn:
+            return await _find_tokens(conn, query)
+
     async def counts(self) -> dict[str, int]:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(
@@ -508,7 +533,9 @@ class PostgresStore:
         timestamp = now_ms()
         stored = []
         for offset, event in enumerate(pending, start=1):
-            wire = WireMessage(event.type, event.type, event.data, last + offset, timestamp)
+            wire = WireMessage(
+                event.type, event.type, event.data, last + offset, timestamp, event.actor
+            )
             frame = _encoder.encode(wire).decode()
             stored.append(StoredEvent(last + offset, event.project_id, frame))
         async with conn.cursor() as cursor:
@@ -533,7 +560,9 @@ class PostgresStore:
         """
         async with self._writer, self.pool.connection() as conn, conn.transaction():
             await self._lock(conn)
-            await conn.execute("TRUNCATE projects, tasks, sessions, approvals, runners, events")
+            await conn.execute(
+                "TRUNCATE projects, tasks, sessions, approvals, runners, tokens, events"
+            )
             await conn.execute("UPDATE store_identity SET store_id = %s", (store_id,))
             await _write(conn, ((entity, True) for entity in entities))
             async with conn.cursor() as cursor:

@@ -16,7 +16,7 @@ from msgspec.structs import replace
 
 from maestro.domain.clock import now_ms
 from maestro.domain.ids import is_valid_id
-from maestro.domain.models import Approval, Project, Runner, Session, Task
+from maestro.domain.models import Approval, Project, Runner, Session, Task, Token
 from maestro.store.base import E
 from maestro.store.files import is_temp_file
 from maestro.store.memory import AnyEntity, Memory
@@ -25,8 +25,8 @@ log = logging.getLogger("maestro.store")
 
 
 def load_entities(root: Path, memory: Memory) -> None:
-    """Every project, task, session, approval and runner file under ``root`` into
-    ``memory``."""
+    """Every project, task, session, approval, runner and token file under
+    ``root`` into ``memory``."""
     for project in _load_folder(root, root / "projects", Project):
         memory.put(project)
     for folder in sorted((root / "tasks").iterdir()):
@@ -41,6 +41,9 @@ def load_entities(root: Path, memory: Memory) -> None:
     if (root / "runners").is_dir():  # nor one from before runners
         for runner in _load_folder(root, root / "runners", Runner):
             memory.put(runner)
+    if (root / "tokens").is_dir():  # nor one from before tokens
+        for token in _load_folder(root, root / "tokens", Token):
+            memory.put(token)
 
 
 def _load_folder(

@@ -27,7 +27,7 @@ import msgspec
 from maestro.config import Settings
 from maestro.domain.events import StoredEvent
 from maestro.domain.ids import is_valid_id
-from maestro.domain.models import Approval, Project, Runner, Session, Task
+from maestro.domain.models import Approval, Project, Runner, Session, Task, Token
 from maestro.store.base import (
     AnyEntity,
     ApprovalQuery,
@@ -36,6 +36,7 @@ from maestro.store.base import (
     SessionQuery,
     Store,
     TaskQuery,
+    TokenQuery,
 )
 from maestro.store.eventlog import EventLog
 from maestro.store.files import is_temp_file
@@ -48,6 +49,7 @@ LAYOUT = (
     "sessions",
     "approvals",
     "runners",
+    "tokens",
     "events.jsonl",
     "journal",
     IDENTITY_FILE,
@@ -69,6 +71,7 @@ class Snapshot:
     store_id: str
     approvals: list[Approval]
     runners: list[Runner]
+    tokens: list[Token]
 
     def entities(self) -> Iterator[AnyEntity]:
         yield from self.projects
@@ -76,6 +79,7 @@ class Snapshot:
         yield from self.sessions
         yield from self.approvals
         yield from self.runners
+        yield from self.tokens
 
     def counts(self) -> dict[str, int]:
         return {
@@ -84,6 +88,7 @@ class Snapshot:
             "sessions": len(self.sessions),
             "approvals": len(self.approvals),
             "runners": len(self.runners),
+            "tokens": len(self.tokens),
             "events": len(self.events),
         }
 
@@ -103,8 +108,9 @@ async def read_store(store: Store) -> Snapshot:
         sessions = await tx.find_sessions(SessionQuery())
         approvals = await tx.find_approvals(ApprovalQuery())
         runners = await tx.find_runners(RunnerQuery())
+        tokens = await tx.find_tokens(TokenQuery())
     return Snapshot(
-        projects, tasks, sessions, store.recent_events(), store.store_id, approvals, runners
+        projects, tasks, sessions, store.recent_events(), store.store_id, approvals, runners, tokens
     )
 
 
@@ -185,6 +191,7 @@ def read_directory(root: Path, retain_events: int) -> Snapshot:
     sessions = [_load(path, Session) for path in _files(root / "sessions")]
     approvals = [_load(path, Approval) for path in _files(root / "approvals")]
     runners = [_load(path, Runner) for path in _files(root / "runners")]
+    tokens = [_load(path, Token) for path in _files(root / "tokens")]
     events: list[StoredEvent] = []
     if (root / "events.jsonl").is_file():
         log = EventLog(root / "events.jsonl", retain_events)
@@ -192,7 +199,7 @@ def read_directory(root: Path, retain_events: int) -> Snapshot:
         log.close()
         events = list(log.tail)
     store_id = read_identity(root) or new_store_id()
-    return Snapshot(projects, tasks, sessions, events, store_id, approvals, runners)
+    return Snapshot(projects, tasks, sessions, events, store_id, approvals, runners, tokens)
 
 
 def _files(folder: Path) -> list[Path]:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from maestro.agents.errors import AgentError
 from maestro.agents.runner.state import RunnerState
 from maestro.client import ApiError, ClientError, MaestroClient
+from maestro.domain.responses import Claimed
 
 log = logging.getLogger("maestro.runner")
 
@@ -136,15 +137,15 @@ class RunnerLease:
         self.timeout = answer.timeout
         self._next_beat = time.monotonic() + self.interval
 
-    def claim(self, session_id: str) -> bool:
-        """Claim a spawning session: ``True`` when it is this runner's to open,
-        ``False`` when it is not (another runner has it, it asks for labels this
-        runner lacks, it is no longer spawning, or it is gone). A runner the server
-        marked lost beats first and tries again; one it forgot registers again."""
+    def claim(self, session_id: str) -> Claimed | None:
+        """Claim a spawning session: the claim (with the token for its agent)
+        when it is this runner's to open, ``None`` when it is not (another runner
+        has it, it asks for labels this runner lacks, it is no longer spawning, or
+        it is gone). A runner the server marked lost beats first and tries again;
+        one it forgot registers again."""
         for attempt in (1, 2):
             try:
-                self.client.claim_session(session_id, self.ensure_registered())
-                return True
+                return self.client.claim_session(session_id, self.ensure_registered())
             except ApiError as error:
                 if error.code == "RUNNER_LOST" and attempt == 1:
                     log.warning("the server marked this runner lost; heartbeating again")
@@ -155,9 +156,9 @@ class RunnerLease:
                     continue
                 if error.status in (404, 409):
                     log.info("not opening session %s: %s", session_id, error.message)
-                    return False
+                    return None
                 raise
-        return False
+        return None
 
     def release(self, sessions: Sequence[str]) -> None:
         """Delete the registration (a clean stop), having said which sessions it

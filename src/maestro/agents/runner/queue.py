@@ -9,7 +9,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from maestro.agents.runner.lease import RunnerLease
 from maestro.agents.runner.spawns import BadSpawn, Spawn
@@ -122,13 +122,14 @@ class SpawnQueue:
         while self.waiting and len(self.live) < self.max_concurrent:
             spawn = self.waiting.popleft()
             try:
-                if not self.lease.claim(spawn.session_id):
-                    continue
+                claimed = self.lease.claim(spawn.session_id)
             except ClientError:
                 self.waiting.appendleft(spawn)  # the server is away; try again later
                 raise
+            if claimed is None:
+                continue
             log.info("claimed session %s", spawn.session_id)
-            self._open(spawn)
+            self._open(replace(spawn, token=claimed.token))
         for spawn in self.waiting:
             self._announce(
                 spawn.session_id,

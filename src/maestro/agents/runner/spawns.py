@@ -31,6 +31,8 @@ class Spawn:
     runner_labels: tuple[str, ...] = ()
     # The runner that had claimed it when this was read, if any.
     claimed_by: str | None = None
+    # The token this runner's claim minted for the session's agent (never logged).
+    token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_event(cls, data: Any) -> Spawn:
@@ -97,4 +99,4 @@ class Spawn:
 
     def terminal_env(self, runner_env: Mapping[str, str], server_url: str) -> dict[str, str]:
         """What the terminal runs with (``maestro.agents.environment``)."""
-        return terminal_env(runner_env, self.env, server_url)
+        return terminal_env(runner_env, self.env, server_url, self.token)

@@ -11,6 +11,7 @@ from maestro.domain.errors import ValidationFailed
 from maestro.server.activity import ActivityLog
 from maestro.server.endpoint import Endpoint, Query
 from maestro.server.http import answer, path_id, read_json, workspace
+from maestro.service.access import Rule
 
 _MAX_DIGITS = 18
 
@@ -64,6 +65,7 @@ ENDPOINTS = [
         returns=ActivityAccepted,
         errors=(400, 404, 413, 415),
         tag="sessions",
+        access=Rule.CHANGE_SESSION,
     ),
     Endpoint(
         "GET",
@@ -80,5 +82,6 @@ ENDPOINTS = [
             ),
         ),
         tag="sessions",
+        access=Rule.READ_SESSION,
     ),
 ]

@@ -12,7 +12,16 @@ from maestro.domain.errors import ValidationFailed
 from maestro.domain.models import APPROVAL_STATUSES, Approval
 from maestro.domain.requests import ApprovalCreate, ApprovalDecide
 from maestro.server.endpoint import Endpoint, Query
-from maestro.server.http import answer, approvals, path_id, query_choice, query_id, read_json
+from maestro.server.http import (
+    answer,
+    approvals,
+    path_id,
+    project_filter,
+    query_choice,
+    query_id,
+    read_json,
+)
+from maestro.service.access import Rule
 from maestro.store.base import ApprovalQuery
 
 MAX_WAIT_SECONDS = 60
@@ -41,7 +50,7 @@ async def file_approval(request: Request) -> Response:
 
 async def list_approvals(request: Request) -> Response:
     query = ApprovalQuery(
-        project_id=query_id(request, "projectId"),
+        project_id=project_filter(request),
         session_id=query_id(request, "sessionId"),
         status=query_choice(request, "status", APPROVAL_STATUSES),
     )
@@ -74,6 +83,7 @@ ENDPOINTS = [
         status=201,
         errors=(400, 404, 409, 413, 415),
         tag="approvals",
+        access=Rule.CHANGE_SESSION,
     ),
     Endpoint(
         "GET",
@@ -88,6 +98,7 @@ ENDPOINTS = [
             Query("status", "only approvals with this status", enum=APPROVAL_STATUSES),
         ),
         tag="approvals",
+        access=Rule.LIST,
     ),
     Endpoint(
         "GET",
@@ -104,6 +115,7 @@ ENDPOINTS = [
             ),
         ),
         tag="approvals",
+        access=Rule.READ_APPROVAL,
     ),
     Endpoint(
         "POST",

@@ -12,6 +12,7 @@ from maestro.domain.clock import now_ms
 from maestro.domain.responses import Health
 from maestro.server.endpoint import Endpoint
 from maestro.server.http import answer, answer_encoded, workspace
+from maestro.service.access import Rule
 
 
 async def health(request: Request) -> Response:
@@ -42,6 +43,7 @@ ENDPOINTS = [
         "Liveness, version, store kind and counts",
         returns=Health,
         tag="meta",
+        access=Rule.ANY,
     ),
-    Endpoint("GET", "/openapi.json", openapi, "This document", tag="meta"),
+    Endpoint("GET", "/openapi.json", openapi, "This document", tag="meta", access=Rule.ANY),
 ]

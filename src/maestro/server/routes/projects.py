@@ -9,11 +9,14 @@ from maestro.domain.models import Project
 from maestro.domain.requests import ProjectCreate, ProjectUpdate
 from maestro.domain.responses import Deleted, ProjectUsage
 from maestro.server.endpoint import Endpoint
-from maestro.server.http import answer, deleted, path_id, read_json, workspace
+from maestro.server.http import answer, deleted, path_id, principal, read_json, workspace
+from maestro.service.access import Rule
 
 
 async def list_projects(request: Request) -> Response:
-    return answer(await workspace(request).list_projects())
+    found = await workspace(request).list_projects()
+    who = principal(request)
+    return answer(found if who.kind != "session" else [p for p in found if p.id == who.project_id])
 
 
 async def create_project(request: Request) -> Response:
@@ -48,7 +51,12 @@ async def delete_project(request: Request) -> Response:
 
 ENDPOINTS = [
     Endpoint(
-        "GET", "/api/projects", list_projects, "All projects, oldest first", returns=list[Project]
+        "GET",
+        "/api/projects",
+        list_projects,
+        "All projects, oldest first",
+        returns=list[Project],
+        access=Rule.LIST,
     ),
     Endpoint(
         "POST",
@@ -61,7 +69,13 @@ ENDPOINTS = [
         errors=(400, 413, 415),
     ),
     Endpoint(
-        "GET", "/api/projects/{id}", get_project, "One project", returns=Project, errors=(400, 404)
+        "GET",
+        "/api/projects/{id}",
+        get_project,
+        "One project",
+        returns=Project,
+        errors=(400, 404),
+        access=Rule.READ_PROJECT,
     ),
     Endpoint(
         "PUT",
@@ -96,5 +110,6 @@ ENDPOINTS = [
         "Usage of all the project's sessions, summed",
         returns=ProjectUsage,
         errors=(400, 404),
+        access=Rule.READ_PROJECT,
     ),
 ]

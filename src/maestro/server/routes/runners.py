@@ -10,6 +10,7 @@ from maestro.domain.requests import RunnerHeartbeat, RunnerRegister, SessionClai
 from maestro.domain.responses import Claimed, Deleted, Heartbeat, RunnerWithLoad
 from maestro.server.endpoint import Endpoint, Query
 from maestro.server.http import answer, deleted, path_id, query_choice, read_json, runners
+from maestro.service.access import Rule
 from maestro.store.base import RunnerQuery
 
 
@@ -56,6 +57,7 @@ ENDPOINTS = [
         status=201,
         errors=(400, 409, 413, 415),
         tag="runners",
+        access=Rule.REGISTER_RUNNER,
     ),
     Endpoint(
         "GET",
@@ -66,6 +68,7 @@ ENDPOINTS = [
         errors=(400,),
         query=(Query("status", "only runners with this status", enum=RUNNER_STATUSES),),
         tag="runners",
+        access=Rule.READ_RUNNERS,
     ),
     Endpoint(
         "GET",
@@ -75,6 +78,7 @@ ENDPOINTS = [
         returns=RunnerWithLoad,
         errors=(400, 404),
         tag="runners",
+        access=Rule.READ_RUNNERS,
     ),
     Endpoint(
         "POST",
@@ -85,6 +89,7 @@ ENDPOINTS = [
         returns=Heartbeat,
         errors=(400, 404, 413, 415),
         tag="runners",
+        access=Rule.RUNNER_ITSELF,
     ),
     Endpoint(
         "DELETE",
@@ -94,6 +99,7 @@ ENDPOINTS = [
         returns=Deleted,
         errors=(400, 404),
         tag="runners",
+        access=Rule.RUNNER_ITSELF,
     ),
     Endpoint(
         "POST",
@@ -104,5 +110,6 @@ ENDPOINTS = [
         returns=Claimed,
         errors=(400, 404, 409, 413, 415),
         tag="runners",
+        access=Rule.CLAIM,
     ),
 ]

@@ -16,18 +16,20 @@ from maestro.server.http import (
     answer,
     deleted,
     path_id,
+    project_filter,
     query_choice,
     query_flag,
     query_id,
     read_json,
     workspace,
 )
+from maestro.service.access import Rule
 from maestro.store.base import SessionQuery
 
 
 async def list_sessions(request: Request) -> Response:
     query = SessionQuery(
-        project_id=query_id(request, "projectId"),
+        project_id=project_filter(request),
         task_id=query_id(request, "taskId"),
         status=query_choice(request, "status", SESSION_STATUSES),
         active=query_flag(request, "active"),
@@ -107,6 +109,7 @@ ENDPOINTS = [
             Query("active", "true drops completed and failed sessions", enum=("true", "false")),
             Query("runnerId", "only sessions claimed by this runner", is_id=True),
         ),
+        access=Rule.LIST,
     ),
     Endpoint(
         "POST",
@@ -127,9 +130,16 @@ ENDPOINTS = [
         returns=Spawned,
         status=201,
         errors=(400, 404, 413, 415, 429, 500),
+        access=Rule.SPAWN,
     ),
     Endpoint(
-        "GET", "/api/sessions/{id}", get_session, "One session", returns=Session, errors=(400, 404)
+        "GET",
+        "/api/sessions/{id}",
+        get_session,
+        "One session",
+        returns=Session,
+        errors=(400, 404),
+        access=Rule.READ_SESSION,
     ),
     Endpoint(
         "PATCH",
@@ -139,6 +149,7 @@ ENDPOINTS = [
         body=SessionPatch,
         returns=Session,
         errors=(400, 404, 413, 415),
+        access=Rule.CHANGE_SESSION,
     ),
     Endpoint(
         "DELETE",
@@ -149,7 +160,13 @@ ENDPOINTS = [
         errors=(400, 404),
     ),
     Endpoint(
-        "POST", _LINK, link_task, "Link a task (idempotent)", returns=Session, errors=(400, 404)
+        "POST",
+        _LINK,
+        link_task,
+        "Link a task (idempotent)",
+        returns=Session,
+        errors=(400, 404),
+        access=Rule.LINK_TASK,
     ),
     Endpoint(
         "DELETE",

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from maestro.domain.errors import SkillNotFound
 from maestro.server.endpoint import Endpoint
 from maestro.server.http import answer, path_id
+from maestro.service.access import Rule
 from maestro.skills import discover
 
 
@@ -47,6 +48,7 @@ ENDPOINTS = [
         list_skills,
         "Available skills (built-in and user)",
         returns=list[SkillSummary],
+        access=Rule.ANY,
     ),
     Endpoint(
         "GET",
@@ -55,5 +57,6 @@ ENDPOINTS = [
         "One skill with its instructions",
         returns=SkillDetail,
         errors=(400, 404),
+        access=Rule.ANY,
     ),
 ]

@@ -10,6 +10,7 @@ from maestro.domain.requests import SubtaskCreate, SubtaskPatch
 from maestro.domain.responses import Deleted
 from maestro.server.endpoint import Endpoint
 from maestro.server.http import answer, deleted, path_id, read_json, workspace
+from maestro.service.access import Rule
 
 
 async def list_subtasks(request: Request) -> Response:
@@ -45,6 +46,7 @@ ENDPOINTS = [
         "A task's subtasks in order",
         returns=list[Subtask],
         errors=(400, 404),
+        access=Rule.READ_TASK,
     ),
     Endpoint(
         "POST",
@@ -55,6 +57,7 @@ ENDPOINTS = [
         returns=Subtask,
         status=201,
         errors=(400, 404, 413, 415),
+        access=Rule.CHANGE_TASK,
     ),
     Endpoint(
         "PATCH",
@@ -64,6 +67,7 @@ ENDPOINTS = [
         body=SubtaskPatch,
         returns=Subtask,
         errors=(400, 404, 413, 415),
+        access=Rule.CHANGE_TASK,
     ),
     Endpoint(
         "DELETE", _ITEM, delete_subtask, "Delete a subtask", returns=Deleted, errors=(400, 404)

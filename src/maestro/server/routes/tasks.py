@@ -15,19 +15,21 @@ from maestro.server.http import (
     answer,
     deleted,
     path_id,
+    project_filter,
     query_choice,
     query_flag,
     query_id,
     read_json,
     workspace,
 )
+from maestro.service.access import Rule
 from maestro.store.base import TaskQuery
 
 
 async def list_tasks(request: Request) -> Response:
     parent = request.query_params.get("parentId")
     query = TaskQuery(
-        project_id=query_id(request, "projectId"),
+        project_id=project_filter(request),
         status=query_choice(request, "status", TASK_STATUSES),
         parent_id=UNSET
         if parent is None or parent == ""
@@ -86,6 +88,7 @@ ENDPOINTS = [
             Query("parentId", "only children of this task; `null` for root tasks"),
             Query("sessionId", "only tasks linked to this session", is_id=True),
         ),
+        access=Rule.LIST,
     ),
     Endpoint(
         "POST",
@@ -96,6 +99,7 @@ ENDPOINTS = [
         returns=Task,
         status=201,
         errors=(400, 404, 413, 415),
+        access=Rule.CREATE_TASK,
     ),
     Endpoint(
         "GET",
@@ -104,6 +108,7 @@ ENDPOINTS = [
         "One task with subtasks and timeline",
         returns=Task,
         errors=(400, 404),
+        access=Rule.READ_TASK,
     ),
     Endpoint(
         "PATCH",
@@ -113,6 +118,7 @@ ENDPOINTS = [
         body=TaskPatch,
         returns=Task,
         errors=(400, 404, 413, 415),
+        access=Rule.CHANGE_TASK,
     ),
     Endpoint(
         "DELETE",
@@ -131,6 +137,7 @@ ENDPOINTS = [
         body=TimelineAppend,
         returns=Task,
         errors=(400, 404, 413, 415),
+        access=Rule.CHANGE_TASK,
     ),
     Endpoint(
         "GET",
@@ -139,6 +146,7 @@ ENDPOINTS = [
         "Direct child tasks",
         returns=list[Task],
         errors=(400, 404),
+        access=Rule.READ_TASK,
     ),
     Endpoint(
         "GET",
@@ -147,5 +155,6 @@ ENDPOINTS = [
         "Usage of the sessions of the task and all its descendants, each session once",
         returns=TaskUsage,
         errors=(400, 404),
+        access=Rule.READ_TASK,
     ),
 ]

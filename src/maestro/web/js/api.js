@@ -83,4 +83,5 @@ export const paths = {
   approvals: (filters = {}) => withQuery("api/approvals", filters),
   decision: (id) => `api/approvals/${enc(id)}/decision`,
   skills: () => "api/skills",
+  runners: () => "api/runners",
 };

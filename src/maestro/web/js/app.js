@@ -16,6 +16,7 @@ import { Inbox } from "./views/inbox.js";
 import { NotificationToggle } from "./views/notification-toggle.js";
 import { Notices } from "./views/notices.js";
 import { projectHeader, welcome } from "./views/project.js";
+import { RunnersView } from "./views/runners.js";
 import { SessionsView } from "./views/sessions.js";
 import { Sidebar } from "./views/sidebar.js";
 import { TaskDetail } from "./views/task-detail.js";
@@ -42,6 +43,7 @@ const sidebar = new Sidebar($("sidebar"), {
 const board = new Board(actions);
 const inbox = new Inbox($("inbox-button"), $("inbox"), { actions, notices });
 const sessions = new SessionsView(actions, { onOpenInbox: () => inbox.open() });
+const runners = new RunnersView(notices);
 const desktop = new DesktopNotifications({
   onApproval: (approval) => inbox.open(approval.id),
   onSession: (session) => navigate({ projectId: session.projectId, view: "sessions", sessionId: session.id }),
@@ -49,6 +51,7 @@ const desktop = new DesktopNotifications({
 new NotificationToggle($("notifications-toggle"), desktop, notices);
 const detail = new TaskDetail($("detail"), { model, actions, notices, usage });
 const main = $("main");
+const runnersLink = $("runners-link");
 const mainHeader = h("div", { class: "main-header" });
 const mainContent = h("div", { class: "main-content" });
 
@@ -60,6 +63,8 @@ function render() {
   const waiting = model.approvals.size;
   document.title = waiting ? `(${waiting}) Maestro` : "Maestro";
   sidebar.render(model, route);
+  if (route.view === "runners") runnersLink.setAttribute("aria-current", "page");
+  else runnersLink.removeAttribute("aria-current");
   renderMain();
   const closedTaskId = shownTaskId && !route.taskId ? shownTaskId : null;
   const opened = detail.render(route); // an opened detail takes the focus itself
@@ -74,9 +79,9 @@ function focusKeyed(key) {
   document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)?.focus();
 }
 
-/** Fall back to the first project when the route names none, or one that is gone. */
+/** Fall back to the first project when the route names none, or one that is gone (#/runners names none). */
 function resolveRoute() {
-  if (!model.loaded) return;
+  if (!model.loaded || route.view === "runners") return;
   if (route.projectId && model.projects.has(route.projectId)) return;
   const first = model.projectList()[0];
   route = first ? { ...parseRoute(""), projectId: first.id } : parseRoute("");
@@ -86,6 +91,13 @@ function resolveRoute() {
 function renderMain() {
   const project = route.projectId ? model.projects.get(route.projectId) : null;
   if (!project || route.view !== "sessions") sessions.leave();
+  if (route.view === "runners") {
+    fill(mainHeader);
+    runners.render(model);
+    setContent(runners.el);
+    return;
+  }
+  runners.leave();
   if (!project) {
     if (model.loaded) {
       fill(mainHeader);

@@ -25,6 +25,12 @@ export const SESSION_STATUSES = [
 
 export const FINISHED_SESSION_STATUSES = new Set(["completed", "failed"]);
 
+/** A runner is active while its heartbeats come within its lease, else lost. */
+export const RUNNER_STATUSES = [
+  ["active", "Active"],
+  ["lost", "Lost"],
+];
+
 /** Why a session needs a person now (its `attention`), most urgent first. */
 export const SESSION_ATTENTION = [
   ["approval", "Approval needed"],
@@ -48,7 +54,7 @@ export const TIMELINE_TYPES = {
   blocker: { label: "Blocker", icon: "⚠" },
 };
 
-const labels = new Map([...TASK_STATUSES, ...PRIORITIES, ...SESSION_STATUSES]);
+const labels = new Map([...TASK_STATUSES, ...PRIORITIES, ...SESSION_STATUSES, ...RUNNER_STATUSES]);
 
 export function label(value) {
   return labels.get(value) ?? String(value);

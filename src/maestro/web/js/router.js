@@ -3,6 +3,7 @@
 //   #/projects/<id>/tasks/<taskId>  the board with a task's detail open
 //   #/projects/<id>/sessions        the sessions of the project
 //   #/projects/<id>/sessions/<sid>  the same, with one session picked out
+//   #/runners                       the runners and their load (no project)
 
 export function parseRoute(hash) {
   const parts = hash
@@ -17,7 +18,9 @@ export function parseRoute(hash) {
       }
     });
   const route = { projectId: null, view: "board", taskId: null, sessionId: null };
-  if (parts[0] === "projects" && parts[1]) {
+  if (parts[0] === "runners") {
+    route.view = "runners";
+  } else if (parts[0] === "projects" && parts[1]) {
     route.projectId = parts[1];
     if (parts[2] === "tasks" && parts[3]) route.taskId = parts[3];
     else if (parts[2] === "sessions") {
@@ -28,7 +31,8 @@ export function parseRoute(hash) {
   return route;
 }
 
-export function href({ projectId, view = "board", taskId = null, sessionId = null }) {
+export function href({ projectId = null, view = "board", taskId = null, sessionId = null }) {
+  if (view === "runners") return "#/runners";
   if (!projectId) return "#/";
   const base = `#/projects/${encodeURIComponent(projectId)}`;
   if (taskId) return `${base}/tasks/${encodeURIComponent(taskId)}`;

@@ -1,6 +1,6 @@
-// The in-memory model: projects, tasks and sessions by id, and the pending
-// approvals of every project, filled from REST and kept current by WebSocket
-// events (which carry full entities). It holds no rules of its own: it keeps
+// The in-memory model: projects, tasks, sessions and runners by id, and the
+// pending approvals of every project, filled from REST and kept current by
+// WebSocket events (which carry full entities). It holds no rules of its own: it keeps
 // the newest version of each entity it is given.
 
 import { api, paths } from "./api.js";
@@ -14,6 +14,7 @@ export class Model extends EventTarget {
     this.tasks = new Map();
     this.sessions = new Map();
     this.approvals = new Map(); // the pending ones only
+    this.runners = new Map();
     this.loaded = false;
     this.loading = 0; // generation of the reload in flight, 0 when none
     this.generation = 0;
@@ -29,17 +30,19 @@ export class Model extends EventTarget {
     const generation = ++this.generation;
     this.loading = generation;
     try {
-      const [projects, tasks, sessions, approvals] = await Promise.all([
+      const [projects, tasks, sessions, approvals, runners] = await Promise.all([
         api.get(paths.projects()),
         api.get(paths.tasks()),
         api.get(paths.sessions()),
         api.get(paths.approvals({ status: "pending" })),
+        api.get(paths.runners()),
       ]);
       if (generation !== this.generation) return; // a newer reload won
       this.projects = byId(projects);
       this.tasks = byId(tasks);
       this.sessions = byId(sessions);
       this.approvals = byId(approvals);
+      this.runners = byId(runners);
       this.deleted.clear();
       this.decided.clear();
       this.loaded = true;
@@ -52,6 +55,20 @@ export class Model extends EventTarget {
         this.changed();
       }
     }
+  }
+
+  /**
+   * Load the runners again. Their heartbeats move `lastSeen` without an event
+   * (docs/events.md), so a view showing it asks now and then; everything else
+   * about a runner comes with its events.
+   */
+  async refreshRunners() {
+    if (!this.live) return;
+    const generation = this.generation;
+    const runners = await api.get(paths.runners());
+    if (generation !== this.generation || this.loading) return; // a reload replaced them
+    for (const runner of runners) this.putRunner(runner, false);
+    this.changed();
   }
 
   // -- events ---------------------------------------------------------------
@@ -96,6 +113,13 @@ export class Model extends EventTarget {
       case "approval:decided":
         this.putApproval(data, false);
         break;
+      case "runner:created":
+      case "runner:updated":
+        this.putRunner(data, false);
+        break;
+      case "runner:deleted":
+        this.remove(this.runners, data.id);
+        break;
       default:
         // Link and subtask events are always followed by the full entity
         // (task:updated / session:updated), so there is nothing to do here.
@@ -115,6 +139,10 @@ export class Model extends EventTarget {
 
   putSession(session, notify = true) {
     this.put(this.sessions, session, "lastActivity", notify);
+  }
+
+  putRunner(runner, notify = true) {
+    this.put(this.runners, runner, "updatedAt", notify);
   }
 
   /** Keep the newest version: the server makes every mutation move the version forward. */
@@ -196,6 +224,11 @@ export class Model extends EventTarget {
 
   sessionsFor(task) {
     return task.sessionIds.map((id) => this.sessions.get(id)).filter(Boolean);
+  }
+
+  /** Every runner, oldest first (as the server lists them). */
+  runnerList() {
+    return [...this.runners.values()].sort((a, b) => a.createdAt - b.createdAt);
   }
 
   /** Pending approvals of every project, oldest first (the order they were asked in). */
