@@ -1,11 +1,15 @@
 """A runner on another host: ``maestro runner --pty`` in a network namespace of its
 own (``tests/netns.py``) follows a server on this host over the veth link,
-authenticated with the admin token the server generated, and opens the session
-spawned there; the agent's own CLI calls reach the server over the same link."""
+authenticated with a runner token (``maestro token create --runner``, made with
+the admin token the server generated), and opens the session spawned there; the
+agent's own CLI calls reach the server over the same link, with the token its
+session's claim minted."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -32,12 +36,20 @@ def test_a_runner_on_another_host_opens_a_session_spawned_on_the_server(
     argv = [*MAESTRO, "serve", "--host", address, "--port", port, "--data-dir", str(data_dir)]
     server = serve(argv, clean_env(), f"http://{address}:{port}").start()
     token = (data_dir / "admin-token").read_text().strip()
+    made = subprocess.run(
+        [*MAESTRO, "token", "create", "--runner", "laptop", "--json", "--server", server.url],
+        env=clean_env(MAESTRO_TOKEN=token),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    runner_token = json.loads(made.stdout)["data"]["token"]
 
     runner_log = tmp_path / "runner.log"
-    runner_env = clean_env(
-        MAESTRO_HOME=str(home), MAESTRO_AGENT_COMMAND=AGENT_COMMAND, MAESTRO_TOKEN=token
-    )
-    runner = [*MAESTRO, "runner", "--pty", "--server", server.url]
+    runner_env = clean_env(MAESTRO_HOME=str(home), MAESTRO_AGENT_COMMAND=AGENT_COMMAND)
+    runner = [*MAESTRO, "runner", "--pty", "--name", "laptop", "--token", runner_token]
+    runner += ["--server", server.url]
     other_host.popen(runner, runner_env, runner_log)
 
     def runner_says(text: str) -> bool:
@@ -54,3 +66,4 @@ def test_a_runner_on_another_host_opens_a_session_spawned_on_the_server(
     assert runner_says(f"opened session {session_id}")
     # The agent reported through the CLI, from the runner's host, with the token.
     assert [e["type"] for e in session["events"]][1:3] == ["report:progress", "report:complete"]
+    assert runner_token not in runner_log.read_text(errors="replace")

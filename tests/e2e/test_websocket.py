@@ -23,7 +23,7 @@ from tests.conftest import RunningServer, StoreBackend
 from tests.e2e.wsclient import EventStream, Message, names, seqs, stalled_connection
 from tests.helpers import make_project, make_session, make_task, ok
 
-FRAME_KEYS = {"type", "event", "data", "seq", "timestamp"}
+FRAME_KEYS = {"type", "event", "data", "seq", "timestamp", "actor"}
 
 
 # -- helpers ------------------------------------------------------------------

@@ -7,11 +7,17 @@ unless ``MAESTRO_REQUIRE_AGENT_CLIS=1`` (CI sets it): then they fail.
 
 Every test gets its own ``HOME`` (``agent_home``), so the developer's
 ``~/.claude*`` and ``~/.codex`` are never read or written.
+
+The servers here require a token, as a deployed one does: the tests talk with
+the admin token, the runner with a runner token, and each agent with the token
+its session's claim minted (docs/security.md, "Scoped tokens"), so every test
+shows the real CLIs' hooks and reports staying within a session's scope.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +27,10 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer
-from tests.helpers import new_folder
+from tests.helpers import created, new_folder
 from tests.realagents.fake_anthropic import FakeAnthropic, claude_environment
 from tests.realagents.fake_openai import FakeOpenAI, codex_environment
-from tests.realagents.harness import AgentSetup, bare_path
+from tests.realagents.harness import RUNNER_NAME, AgentSetup, bare_path
 
 DEFAULT_AGENT_CLIS_DIR = Path("~/.cache/maestro/agent-clis")
 
@@ -93,9 +99,26 @@ def approval_timeout() -> str:
 
 @pytest.fixture
 def server(server_factory: Any, approval_timeout: str) -> RunningServer:
-    """A fresh server (as ``tests/conftest.py``'s), with ``approval_timeout``."""
-    made: RunningServer = server_factory(MAESTRO_APPROVAL_TIMEOUT=approval_timeout)
+    """A fresh server (as ``tests/conftest.py``'s) requiring an admin token, with
+    ``approval_timeout``."""
+    made: RunningServer = server_factory(
+        MAESTRO_APPROVAL_TIMEOUT=approval_timeout, MAESTRO_TOKEN=secrets.token_urlsafe(32)
+    )
     return made
+
+
+@pytest.fixture
+def http(server: RunningServer) -> Iterator[httpx.Client]:
+    """A client of the test's server, with its admin token."""
+    headers = {"Authorization": f"Bearer {server.env['MAESTRO_TOKEN']}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=10) as client:
+        yield client
+
+
+def runner_token(http: httpx.Client) -> str:
+    """A runner token for the test runners (``harness.RUNNER_NAME``)."""
+    token: str = created(http.post("/api/tokens", json={"runner": RUNNER_NAME}))["token"]
+    return token
 
 
 @pytest.fixture
@@ -112,6 +135,7 @@ def claude(
     PATH, and the agent's credentials (the fake's URL and key) in its environment."""
     env = claude_environment(fake_anthropic.url, agent_home)
     env["PATH"] = bare_path(claude_bin.parent)
+    env["MAESTRO_TOKEN"] = runner_token(http)
     home, log = tmp_path / "maestro-home", tmp_path / "runner.log"
     return AgentSetup(server, http, workdir, home, env, log)
 
@@ -132,5 +156,6 @@ def codex(
     node = shutil.which("node")
     assert node is not None, "the Codex CLI's launcher runs on node"
     env["PATH"] = bare_path(codex_bin.parent, Path(node).parent)
+    env["MAESTRO_TOKEN"] = runner_token(http)
     home, log = tmp_path / "maestro-home", tmp_path / "runner.log"
     return AgentSetup(server, http, workdir, home, env, log, agent="codex")

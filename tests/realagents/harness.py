@@ -37,6 +37,10 @@ def bare_path(*extra: Path) -> str:
     return ":".join([*(str(p) for p in extra), "/usr/local/bin", "/usr/bin", "/bin"])
 
 
+RUNNER_NAME = "test-runner"
+"""The name the test runners register as (their runner token is for it)."""
+
+
 @dataclass
 class Runner:
     """``maestro runner`` (``--pty`` or ``--tmux``) following one server."""
@@ -57,7 +61,8 @@ class Runner:
             self.tmux_dir = tempfile.mkdtemp(prefix="mtmux")
             env["TMUX_TMPDIR"] = self.tmux_dir
             env.pop("TMUX", None)
-        command = [str(MAESTRO), "runner", f"--{self.launcher}", "--server", self.server.url]
+        command = [str(MAESTRO), "runner", f"--{self.launcher}", "--name", RUNNER_NAME]
+        command += ["--server", self.server.url]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_until(lambda: f"connected to {self.server.url}" in self.log(), 30, "the runner")
@@ -161,6 +166,8 @@ def maestro_cli(
     base = {k: v for k, v in os.environ.items() if not k.startswith("MAESTRO_")}
     base.update(env or {})
     base["MAESTRO_SERVER_URL"] = server.url
+    if "MAESTRO_TOKEN" in server.env:  # the admin's, as a person at the CLI
+        base.setdefault("MAESTRO_TOKEN", server.env["MAESTRO_TOKEN"])
     return subprocess.run(
         [str(MAESTRO), *args], env=base, capture_output=True, text=True, timeout=120, check=False
     )

@@ -47,7 +47,8 @@ def bash(command: str, text: str = "") -> Reply:
 @pytest.fixture
 def events(server: RunningServer) -> Iterator[EventStream]:
     """The server's event stream, from before anything happens."""
-    with EventStream(server.url.replace("http", "ws", 1) + "/ws") as stream:
+    token = server.env["MAESTRO_TOKEN"]
+    with EventStream(server.url.replace("http", "ws", 1) + f"/ws?token={token}") as stream:
         yield stream
 
 
