@@ -7,9 +7,9 @@ session's claim minted."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest

@@ -82,7 +82,8 @@ def test_the_real_routes_are_all_in_the_table() -> None:
     for endpoint in ENDPOINTS:
         found = tree.find(endpoint.method, concrete(endpoint.path))
         # Each handler is behind its access check (server.security.guarded).
-        assert found is not None and found[0].endpoint.__wrapped__ is endpoint.handler
+        assert found is not None
+        assert getattr(found[0].endpoint, "__wrapped__", None) is endpoint.handler
 
 
 def test_a_get_route_also_answers_head() -> None:
