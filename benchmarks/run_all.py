@@ -21,6 +21,7 @@ from collections.abc import Callable
 import activity_flood
 import cli_startup
 import http_bench
+import runner_fleet
 import startup
 import ws_fanout
 from _harness import Check, stop_on_sigterm
@@ -33,6 +34,7 @@ _QUICK_ARGS: dict[str, list[str]] = {
     "startup": ["--repeat", "1"],
     "cli_startup": ["--rounds", "5"],
     "activity_flood": ["--quick"],
+    "runner_fleet": ["--spawns", "12", "--baseline", "1"],
 }
 
 
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         "startup": (startup.parse_args, startup.measure),
         "cli_startup": (cli_startup.parse_args, cli_startup.measure),
         "activity_flood": (activity_flood.parse_args, activity_flood.measure),
+        "runner_fleet": (runner_fleet.parse_args, runner_fleet.measure),
     }
     checks: list[Check] = []
     started = time.perf_counter()

@@ -131,6 +131,47 @@ def test_a_spawned_worker_runs_to_completion(
 def test_an_orchestrator_splits_its_task_between_two_workers(
     http: httpx.Client, runner: RunnerProcess, workdir: Path
 ) -> None:
+    orchestrate_and_check(http, workdir)
+
+
+def test_an_orchestrator_and_its_workers_keep_within_their_session_tokens(
+    server_factory: Callable[..., RunningServer],
+    start_runner: Callable[..., RunnerProcess],
+    workdir: Path,
+) -> None:
+    """The same split with a token required: the runner holds a runner token, the
+    orchestrator and each worker the token of their own session (which could
+    not, say, change a sibling's task: tests/test_tokens.py)."""
+    server = server_factory(MAESTRO_TOKEN="admin-token-for-the-orchestrator-test")
+    headers = {"Authorization": "Bearer admin-token-for-the-orchestrator-test"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=10) as http:
+        issued = http.post("/api/tokens", json={"runner": "fleet"}).json()
+        start_runner(server, "--name", "fleet", "--token", issued["token"])
+        orchestrate_and_check(http, workdir)
+        orchestrator = next(
+            s for s in get(http, "/api/sessions") if s["metadata"]["role"] == "orchestrator"
+        )
+    url = f"{server.ws_url}?token=admin-token-for-the-orchestrator-test&since=0"
+    with EventStream(url, timeout=10) as stream:
+        events = stream.sync()
+    # The child tasks were made with the orchestrator's token, each worker's end
+    # with its own; the runner token only registered and claimed.
+    children = [e for e in events if e["event"] == "task:created" and e["data"]["parentId"]]
+    assert [e["actor"]["sessionId"] for e in children] == [orchestrator["id"]] * 2
+    ends = [
+        e for e in events if e["event"] == "session:updated" and e["data"]["status"] == "completed"
+    ]
+    assert len(ends) == 3
+    assert all(
+        e["actor"] == {**e["actor"], "kind": "session", "sessionId": e["data"]["id"]} for e in ends
+    )
+    by_runner = {e["event"] for e in events if e["actor"]["kind"] == "runner"}
+    assert by_runner <= {"runner:created", "runner:updated", "runner:deleted", "session:updated"}
+
+
+def orchestrate_and_check(http: httpx.Client, workdir: Path) -> None:
+    """An orchestrator splits its task in two child tasks, spawns a worker for
+    each, waits for them and completes its own task."""
     project = make_project(http, workingDir=str(workdir))
     parent = make_task(http, project["id"], title="Build the feature")
 
