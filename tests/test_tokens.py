@@ -383,3 +383,32 @@ def test_without_a_token_configured_claims_mint_none_and_events_say_so(
         assert claim(api, session, new_runner(api))["token"] is None
     events = events_after(server.ws_url, 0)
     assert {m["actor"]["kind"] for m in events} == {"none"}
+
+
+# -- bad input -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "runner"),
+        ({"runner": "  "}, "runner is required"),
+        ({"runner": "two\nlines"}, "runner"),
+        ({"runner": 7}, "runner must be a string"),
+    ],
+)
+def test_a_runner_token_needs_a_runner_name(
+    admin: httpx.Client, body: dict[str, Any], message: str
+) -> None:
+    before = admin.get("/api/tokens").json()
+    answer = admin.post("/api/tokens", json=body)
+    assert answer.status_code == 400 and answer.json()["code"] == "VALIDATION_ERROR"
+    assert message in answer.json()["message"]
+    assert admin.get("/api/tokens").json() == before
+
+
+def test_revoking_a_token_that_is_not_there_says_so(admin: httpx.Client) -> None:
+    missing = admin.delete("/api/tokens/tok_1700000000000_nothere1")
+    assert missing.status_code == 404 and missing.json()["code"] == "TOKEN_NOT_FOUND"
+    bad = admin.delete("/api/tokens/..")
+    assert bad.status_code in (400, 404)

@@ -17,8 +17,8 @@ from maestro.server.errors import ErrorBody
 _REF = "#/components/schemas/{name}"
 _ERROR_TEXT = {
     400: "Invalid input (VALIDATION_ERROR, or the documented specific code)",
-    401: "Missing or wrong token",
-    403: "Refused host or origin",
+    401: "Missing, wrong or ended token",
+    403: "Refused host or origin, or beyond the token's scope (a runner's or a session's)",
     404: "Not found",
     409: "Conflicts with the stored state (SESSION_EXISTS, SESSION_FINISHED, APPROVAL_DECIDED, "
     "ALREADY_CLAIMED, LABELS_MISMATCH, RUNNER_LOST, RUNNER_NAME_TAKEN)",
@@ -62,7 +62,8 @@ _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 def _guard_answers(endpoint: Endpoint) -> set[int]:
     """What the guards in front of every route may answer (see security.py):
-    403 for a foreign Host or Origin, 415 for a non-JSON state-changing request,
+    403 for a foreign Host or Origin or a token beyond its scope, 415 for a
+    non-JSON state-changing request,
     401 without the token where one is configured (all but /health)."""
     answers = {403}
     if endpoint.method in _MUTATING:
