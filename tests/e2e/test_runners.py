@@ -1,5 +1,5 @@
 """Several runners sharing one server, with real processes only: ``maestro
-serve``, three ``maestro runner --pty`` processes (each its own ``MAESTRO_HOME``
+serve``, two or three ``maestro runner --pty`` processes (each its own ``MAESTRO_HOME``
 and ``--name``), and in their terminals ``maestro worker init`` running a short
 agent. Each spawn is opened by exactly one runner (counted in the runners' logs,
 and by the claims the server recorded), the work is spread over the runners, no
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import RunningServer
 from tests.e2e.conftest import RunnerProcess
@@ -144,14 +145,16 @@ def assert_opened_once_and_spread(
     return per_runner
 
 
-def test_three_runners_open_each_of_thirty_spawns_once_within_their_capacity(
+@pytest.mark.parametrize("runners", [2, 3])
+def test_runners_open_each_of_thirty_spawns_once_within_their_capacity(
+    runners: int,
     server: RunningServer,
     http: httpx.Client,
     start_runner: Callable[..., RunnerProcess],
     tmp_path: Path,
     workdir: Path,
 ) -> None:
-    fleet = start_fleet(start_runner, [server], tmp_path, 3)
+    fleet = start_fleet(start_runner, [server], tmp_path, runners)
     ids = spawn_many([http], workdir, SPAWNS)
     watch = Watch()
 
@@ -159,8 +162,8 @@ def test_three_runners_open_each_of_thirty_spawns_once_within_their_capacity(
 
     per_runner = assert_opened_once_and_spread(http, ids, fleet, sessions, watch)
     print(
-        f"\n{SPAWNS} spawns opened once each by 3 runners: {dict(per_runner)}; most held "
-        f"at once: {dict(watch.most)}"
+        f"\n{SPAWNS} spawns opened once each by {runners} runners: {dict(per_runner)}; most "
+        f"held at once: {dict(watch.most)}"
     )
     # Stopped cleanly, the runners unregister.
     for runner in fleet:
