@@ -4,12 +4,13 @@ API, shown in the same headless Chromium the UI tests use.
     .venv/bin/python -m tests.ui.screenshot [--view VIEW] [--detail] [OUTPUT]
 
 ``--view`` picks the board (``board.png``), the sessions view with what the
-agents spent (``sessions.png``), the project dialog's permissions
-(``permissions.png``) or session settings (``settings.png``), the inbox with
-approvals waiting (``inbox.png``), a session's live activity pane
-(``activity.png``), the board's auto-start cards (``board-dispatch.png``) or a
-session's branch and change summary (``session-worktree.png``); ``--detail``
-opens a task's detail panel on the board too (handy when reviewing the UI).
+agents spent (``sessions.png``), the runners with their load (``runners.png``),
+the project dialog's permissions (``permissions.png``) or session settings
+(``settings.png``), the inbox with approvals waiting (``inbox.png``), a
+session's live activity pane (``activity.png``), the board's auto-start cards
+(``board-dispatch.png``) or a session's branch and change summary (``session-
+worktree.png``); ``--detail`` opens a task's detail panel on the board too
+(handy when reviewing the UI).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ VIEWS = (
     "activity",
     "board-dispatch",
     "session-worktree",
+    "runners",
 )
 # Sessions are made as the page is shot; these views show them a few minutes on.
 LATER_MS = 7 * 60_000
@@ -232,6 +234,22 @@ def post_activity(api: httpx.Client) -> str:
     return name
 
 
+def register_runners(api: httpx.Client) -> None:
+    """A laptop and a build box, holding three new spawns of acme-web between them."""
+    project_id = next(p["id"] for p in api.get("/api/projects").json() if p["name"] == "acme-web")
+    fleet = [
+        {"name": "laptop", "host": "dev-laptop", "capacity": 2},
+        {"name": "build-box", "host": "ci-01", "capacity": 4, "labels": ["gpu", "os=linux"]},
+    ]
+    runners = [api.post("/api/runners", json=body).json()["id"] for body in fleet]
+    tasks = api.get("/api/tasks", params={"projectId": project_id}).json()[:3]
+    for n, task in enumerate(tasks):
+        body = {"projectId": project_id, "taskIds": [task["id"]]}
+        session_id = api.post("/api/sessions/spawn", json=body).json()["sessionId"]
+        claim = {"runnerId": runners[min(n, 1)]}
+        api.post(f"/api/sessions/{session_id}/claim", json=claim).raise_for_status()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("output", nargs="?", type=Path)
@@ -246,6 +264,8 @@ def main() -> None:
                 seed(api)
                 if args.view == "inbox":
                     ask_approvals(api)
+                if args.view == "runners":
+                    register_runners(api)
                 active = post_activity(api) if args.view == "activity" else ""
             with sync_playwright() as playwright:
                 browser = launch_chromium(playwright)
@@ -278,6 +298,11 @@ def main() -> None:
                     row.get_by_test_id("session-changes").locator("summary").click()
                     page.mouse.move(0, 0)
                     row.screenshot(path=str(output))
+                elif args.view == "runners":
+                    page.set_viewport_size({"width": 1200, "height": 420})
+                    ui.open_runners()
+                    page.mouse.move(0, 0)
+                    page.screenshot(path=str(output))
                 elif args.view == "activity":
                     page.set_viewport_size({"width": 1360, "height": 900})
                     ui.open_sessions()
