@@ -8,9 +8,9 @@ agents spent (``sessions.png``), the runners with their load (``runners.png``),
 the project dialog's permissions (``permissions.png``) or session settings
 (``settings.png``), the inbox with approvals waiting (``inbox.png``), a
 session's live activity pane (``activity.png``), the board's auto-start cards
-(``board-dispatch.png``) or a session's branch and change summary (``session-
-worktree.png``); ``--detail`` opens a task's detail panel on the board too
-(handy when reviewing the UI).
+(``board-dispatch.png``) or a session's branch and change summary
+(``session-worktree.png``); ``--detail`` opens a task's detail panel on the
+board too (handy when reviewing the UI).
 """
 
 from __future__ import annotations
