@@ -296,6 +296,14 @@ def test_a_runner_token_acts_as_the_runners_of_its_name(
         someone_else = new_runner(admin)
         forbidden(runner_api.post(f"/api/runners/{someone_else}/heartbeat", json={}))
         forbidden(runner_api.patch(f"/api/tasks/{task}", json={"status": "completed"}))
+        # It may mark the session it claimed failed (a terminal it could not
+        # open), not another runner's.
+        failed = runner_api.patch(f"/api/sessions/{session}", json={"status": "failed"})
+        assert failed.status_code == 200
+        theirs = spawn(admin, project, [task])
+        claim(admin, theirs, someone_else)
+        forbidden(runner_api.patch(f"/api/sessions/{theirs}", json={"status": "failed"}))
+        forbidden(runner_api.post(f"/api/sessions/{session}/activity", json={"entries": []}))
         forbidden(runner_api.post("/api/tokens", json={"runner": name}))
         forbidden(runner_api.delete(f"/api/tasks/{task}"))
         assert runner_api.delete(f"/api/runners/{runner_id}").status_code == 200

@@ -221,6 +221,27 @@ def test_an_agent_exiting_non_zero_fails_the_session(
 def test_a_missing_working_directory_fails_the_session_with_the_reason(
     http: httpx.Client, runner: RunnerProcess, tmp_path: Path
 ) -> None:
+    check_missing_directory_fails(http, runner, tmp_path)
+
+
+def test_a_runner_with_a_runner_token_fails_what_it_cannot_open_too(
+    server_factory: Callable[..., RunningServer],
+    start_runner: Callable[..., RunnerProcess],
+    tmp_path: Path,
+) -> None:
+    """Marking the session failed is a change to a session its runner claimed:
+    within a runner token's scope."""
+    server = server_factory(MAESTRO_TOKEN="admin-token-for-the-failing-spawn")
+    headers = {"Authorization": "Bearer admin-token-for-the-failing-spawn"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=10) as http:
+        issued = http.post("/api/tokens", json={"runner": "careful"}).json()
+        runner = start_runner(server, "--name", "careful", "--token", issued["token"])
+        check_missing_directory_fails(http, runner, tmp_path)
+
+
+def check_missing_directory_fails(
+    http: httpx.Client, runner: RunnerProcess, tmp_path: Path
+) -> None:
     missing = tmp_path / "deleted-checkout"
     project = make_project(http, workingDir=str(missing))
     task = make_task(http, project["id"], title="Nowhere to work")

@@ -11,8 +11,10 @@ anything. The others:
   its own request would make approvals pointless), create or change projects,
   or touch runners.
 - a **runner** token reads everything; registers, heartbeats and deletes the
-  runners of its name, and claims sessions for them; and makes the dispatcher's
-  spawns: a worker for auto-start tasks (``agents.runner.dispatch``).
+  runners of its name, and claims sessions for them; updates a session its
+  runners claimed (a runner marks one failed when it cannot open its terminal);
+  and makes the dispatcher's spawns: a worker for auto-start tasks
+  (``agents.runner.dispatch``).
 
 Anything else is 403 ``FORBIDDEN``, naming the token's scope. An id that names
 nothing is answered 404 as it would be for the admin; a session token cannot
@@ -63,6 +65,7 @@ class Rule(Enum):
     CHANGE_TASK = auto()  # path ``id`` or ``taskId``: a task the session may change
     CREATE_TASK = auto()  # a child task under the session's tasks
     CHANGE_SESSION = auto()  # path ``id``: the session itself
+    UPDATE_SESSION = auto()  # path ``id``: the session itself, or one its runners claimed
     LINK_TASK = auto()  # path ``id``: the session itself; ``taskId``: one of its tasks
     SPAWN = auto()  # an orchestrator's, in its project; a runner's dispatch
     REGISTER_RUNNER = auto()  # a runner of the token's name
@@ -86,6 +89,7 @@ _SESSION_RULES = frozenset(
         Rule.CHANGE_TASK,
         Rule.CREATE_TASK,
         Rule.CHANGE_SESSION,
+        Rule.UPDATE_SESSION,
         Rule.LINK_TASK,
         Rule.SPAWN,
     }
@@ -99,6 +103,7 @@ _RUNNER_RULES = frozenset(
         Rule.READ_SESSION,
         Rule.READ_APPROVAL,
         Rule.READ_RUNNERS,
+        Rule.UPDATE_SESSION,
         Rule.SPAWN,
         Rule.REGISTER_RUNNER,
         Rule.RUNNER_ITSELF,
@@ -182,7 +187,7 @@ class AccessPolicy:
                 raise refuse(principal, f"{action}: only child tasks under its own tasks")
             parent = await self._get(Task, body.parent_id, TaskNotFound, "parentId")
             await self._own_task(principal, parent, action)
-        elif rule is Rule.CHANGE_SESSION:
+        elif rule in (Rule.CHANGE_SESSION, Rule.UPDATE_SESSION):
             self._itself(principal, params["id"], action)
         elif rule is Rule.LINK_TASK:
             self._itself(principal, params["id"], action)
@@ -240,6 +245,12 @@ class AccessPolicy:
             assert isinstance(body, SessionClaim)
             runner = await self._get(Runner, body.runner_id, RunnerNotFound, "runnerId")
             self._runner_name(principal, runner.name, action)
+        elif rule is Rule.UPDATE_SESSION:
+            session = await self._get(Session, params["id"], SessionNotFound, "session")
+            holder = session.metadata.get("runnerId")
+            runner = await self.store.get(Runner, holder) if isinstance(holder, str) else None
+            if runner is None or runner.name != principal.runner_name:
+                raise refuse(principal, f"{action}: only the sessions its runners claimed")
         elif rule is Rule.SPAWN:
             assert isinstance(body, SpawnRequest)
             await self._dispatch(principal, body, action)

@@ -149,7 +149,7 @@ ENDPOINTS = [
         body=SessionPatch,
         returns=Session,
         errors=(400, 404, 413, 415),
-        access=Rule.CHANGE_SESSION,
+        access=Rule.UPDATE_SESSION,
     ),
     Endpoint(
         "DELETE",
