@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -311,7 +312,6 @@ def test_the_terminal_gets_the_session_env_plus_the_runners_own_settings() -> No
     }
 
     assert spawn.terminal_env(runner, "http://127.0.0.1:3000") == {
-        "MAESTRO_TOKEN": "secret",
         "MAESTRO_AGENT_COMMAND": "agent {prompt_file}",
         "MAESTRO_HOME": "/session",
         "PATH": "/bin",
@@ -355,14 +355,23 @@ def test_server_only_settings_and_unrelated_variables_stay_out() -> None:
 
 
 def test_the_token_only_goes_with_the_server_the_runner_talks_to() -> None:
-    """The spawn names a server URL; the runner's token belongs to the server the
+    """The spawn names a server URL; the session's token belongs to the server the
     runner reached, so the terminal talks to that one."""
     spawn = Spawn.from_event(
         {**SPAWN_REQUEST, "env": {"MAESTRO_SERVER_URL": "https://elsewhere.example"}}
     )
-    env = spawn.terminal_env({"MAESTRO_TOKEN": "secret"}, "http://127.0.0.1:3000")
+    claimed = replace(spawn, token="tok_1_abc.session-secret")
+    env = claimed.terminal_env({"MAESTRO_TOKEN": "secret"}, "http://127.0.0.1:3000")
     assert env["MAESTRO_SERVER_URL"] == "http://127.0.0.1:3000"
-    assert env["MAESTRO_TOKEN"] == "secret"
+    assert env["MAESTRO_TOKEN"] == "tok_1_abc.session-secret"
+
+
+def test_the_runners_own_token_never_reaches_a_terminal() -> None:
+    """Not the admin token, not a runner token, and not a session's either: a
+    spawn's env cannot carry one in."""
+    spawn = Spawn.from_event({**SPAWN_REQUEST, "env": {"MAESTRO_TOKEN": "smuggled"}})
+    env = spawn.terminal_env({"MAESTRO_TOKEN": "runner-secret"}, "http://127.0.0.1:3000")
+    assert "MAESTRO_TOKEN" not in env
 
 
 def test_the_websocket_url_asks_for_replay_after_the_last_seq() -> None:

@@ -85,6 +85,7 @@ class Fuzzed:
             # A runner of a name of its own: a generated registration is another runner.
             registration = {"name": f"fuzzed {project}", "host": "h", "capacity": 1}
             runner = create("/api/runners", registration)
+            token = create("/api/tokens", {"runner": f"fuzzed {project}"})
         self.ids = {
             "project": project,
             "task": task,
@@ -92,6 +93,7 @@ class Fuzzed:
             "session": session,
             "approval": approval,
             "runner": runner,
+            "token": token,
         }
 
     def real_path_id(self, path: str, name: str) -> str:
@@ -102,7 +104,7 @@ class Fuzzed:
             return "maestro-worker"
         if "/subtasks/" in path:
             return self.ids["subtask"]
-        kind = path.split("/")[2]  # projects, tasks, sessions, approvals or runners
+        kind = path.split("/")[2]  # projects, tasks, sessions, approvals, runners or tokens
         return self.ids[kind.removesuffix("s")]
 
     def real_body_ids(self, body: dict[str, Any]) -> None:

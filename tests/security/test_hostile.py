@@ -58,6 +58,8 @@ class Guarded:
             ids["runner"] = created(api.post("/api/runners", json=runner))["id"]
             spawned = {"projectId": ids["project"], "taskIds": [ids["task"]]}
             ids["spawned"] = created(api.post("/api/sessions/spawn", json=spawned))["sessionId"]
+            # And a runner token to revoke.
+            ids["token"] = created(api.post("/api/tokens", json={"runner": "guarded"}))["id"]
             return ids
 
     def target(self, path: str) -> str:
@@ -97,6 +99,7 @@ class Guarded:
             "POST /api/runners": {"name": "n", "host": "h", "capacity": 1},
             "POST /api/runners/{id}/heartbeat": {},
             "POST /api/sessions/{id}/claim": {"runnerId": self.ids["runner"]},
+            "POST /api/tokens": {"runner": "r"},
         }
         body = bodies.get(f"{method} {path}")
         return None if body is None else json.dumps(body).encode()
@@ -178,6 +181,7 @@ def test_every_guarded_request_is_served_with_the_token(guarded: Guarded) -> Non
     entities of their own."""
     own = Guarded(guarded.server)
     deletes = [
+        "/api/tokens/{id}",
         "/api/runners/{id}",
         "/api/tasks/{taskId}/subtasks/{id}",
         "/api/sessions/{id}/tasks/{taskId}",
