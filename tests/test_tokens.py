@@ -183,6 +183,8 @@ def test_a_worker_cannot_touch_another_session(
     approval = {"tool": "Bash", "input": {"command": "ls"}}
     forbidden(world.api.post(f"/api/sessions/{neighbour}/approvals", json=approval))
     forbidden(world.api.post(f"/api/sessions/{world.session}/tasks/{world.other}"))
+    relink = {"taskIds": [world.mine, world.other]}
+    forbidden(world.api.patch(f"/api/sessions/{world.session}", json=relink))
 
 
 def test_a_worker_deletes_nothing(world: World) -> None:

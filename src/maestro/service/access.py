@@ -41,6 +41,7 @@ from maestro.domain.principals import Principal
 from maestro.domain.requests import (
     RunnerRegister,
     SessionClaim,
+    SessionPatch,
     SpawnRequest,
     TaskCreate,
 )
@@ -77,7 +78,9 @@ class Rule(Enum):
         return self in _BODY_RULES
 
 
-_BODY_RULES = frozenset({Rule.CREATE_TASK, Rule.SPAWN, Rule.REGISTER_RUNNER, Rule.CLAIM})
+_BODY_RULES = frozenset(
+    {Rule.CREATE_TASK, Rule.UPDATE_SESSION, Rule.SPAWN, Rule.REGISTER_RUNNER, Rule.CLAIM}
+)
 _SESSION_RULES = frozenset(
     {
         Rule.ANY,
@@ -187,8 +190,15 @@ class AccessPolicy:
                 raise refuse(principal, f"{action}: only child tasks under its own tasks")
             parent = await self._get(Task, body.parent_id, TaskNotFound, "parentId")
             await self._own_task(principal, parent, action)
-        elif rule in (Rule.CHANGE_SESSION, Rule.UPDATE_SESSION):
+        elif rule is Rule.CHANGE_SESSION:
             self._itself(principal, params["id"], action)
+        elif rule is Rule.UPDATE_SESSION:
+            self._itself(principal, params["id"], action)
+            # Relinking changes the tasks too: only to its own.
+            assert isinstance(body, SessionPatch)
+            for task_id in body.task_ids or ():
+                task = await self._get(Task, task_id, TaskNotFound, "taskIds")
+                await self._own_task(principal, task, action)
         elif rule is Rule.LINK_TASK:
             self._itself(principal, params["id"], action)
             task = await self._get(Task, params["taskId"], TaskNotFound, "taskId")
