@@ -47,6 +47,23 @@ def test_spawn_from_a_terminal_creates_a_spawning_session(
     assert api.get(f"/api/tasks/{first['id']}").json()["sessionIds"] == [session["id"]]
 
 
+def test_spawn_with_runner_labels_asks_for_a_runner_having_them(
+    cli: Cli, project: dict[str, Any], make_task: MakeTask
+) -> None:
+    task = make_task("On the GPU box")
+    result = cli(
+        "session", "spawn", "--project", project["id"], "--task", task["id"],
+        "--runner-label", "gpu", "--runner-label", "os=linux", "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert result.data["session"]["metadata"]["runnerLabels"] == ["gpu", "os=linux"]
+    refused = cli(
+        "session", "spawn", "--project", project["id"], "--task", task["id"],
+        "--runner-label", "not a label", "--json",
+    )  # fmt: skip
+    assert refused.code == 5 and "runnerLabels[0]" in refused.json["message"]
+
+
 def test_spawn_from_an_orchestrator_session_records_who_spawned(
     cli: Cli, project: dict[str, Any], make_task: MakeTask
 ) -> None:

@@ -229,6 +229,13 @@ def spawn(
     model: Annotated[str | None, typer.Option(help="Model for the agent")] = None,
     name: Annotated[str | None, typer.Option(help="Session name (default: from the tasks)")] = None,
     reason: Annotated[str | None, typer.Option(help="Why this session is spawned")] = None,
+    runner_labels: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--runner-label",
+            help="Only a runner having this label may open it (repeatable: all are needed).",
+        ),
+    ] = None,
     json: JsonFlag = False,
     server: ServerOption = None,
 ) -> None:
@@ -261,6 +268,7 @@ def spawn(
             else "cli",
             "spawnedBy": current_session_id(os.environ),
             "spawnReason": reason,
+            "runnerLabels": runner_labels or [],
         }
         try:
             result = cmd.client.spawn(body)
