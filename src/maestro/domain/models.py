@@ -409,4 +409,11 @@ class Token(Entity, kw_only=True, frozen=True):
     runner_name: str | None = None
 
 
+def spawn_role(session: Session) -> str:
+    """The role a session was spawned as (``metadata.role``, else its
+    ``MAESTRO_ROLE``), as stored: not checked against ``SPAWN_ROLES`` here."""
+    role = session.metadata.get("role") or session.env.get("MAESTRO_ROLE") or "worker"
+    return str(role)
+
+
 StoredEntity = Project | Task | Session | Approval | Runner | Token

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -47,20 +47,22 @@ class Principal:
     task_ids: tuple[str, ...] = ()
     # A runner token's: the name of the runners it may act as.
     runner_name: str | None = None
+    # What its changes' events record; made once (the admin's serves every request).
+    actor: Actor = field(init=False, repr=False, compare=False)
 
-    @property
-    def unlimited(self) -> bool:
-        return self.kind in ("admin", "none")
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(
+    def __post_init__(self) -> None:
+        actor = Actor(
             kind=self.kind,
             token_id=self.token_id,
             session_id=self.session_id,
             role=self.role,
             runner=self.runner_name,
         )
+        object.__setattr__(self, "actor", actor)
+
+    @property
+    def unlimited(self) -> bool:
+        return self.kind in ("admin", "none")
 
     def describe(self) -> str:
         """The token's scope in words, for ``FORBIDDEN`` messages."""

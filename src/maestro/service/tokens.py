@@ -25,11 +25,11 @@ import secrets
 from maestro.domain.clock import now_ms
 from maestro.domain.errors import TokenNotFound, Unauthorized
 from maestro.domain.ids import check_id, is_valid_id, new_id
-from maestro.domain.models import Session, Token
+from maestro.domain.models import Session, Token, spawn_role
 from maestro.domain.principals import ADMIN, NO_TOKEN, Principal
 from maestro.domain.requests import RunnerTokenCreate
 from maestro.domain.responses import IssuedToken, TokenInfo
-from maestro.domain.vocabulary import FINISHED_SESSION_STATUSES
+from maestro.domain.vocabulary import FINISHED_SESSION_STATUSES, SPAWN_ROLES
 from maestro.service.versions import text
 from maestro.store.base import Store, TokenQuery, Transaction
 
@@ -116,7 +116,7 @@ class TokenBook:
             return None
         token_id = session_token_id(session.id)
         presented, secret_hash = _minted(token_id)
-        role = session.metadata.get("role") or session.env.get("MAESTRO_ROLE") or "worker"
+        role = spawn_role(session)
         tx.put(
             Token(
                 id=token_id,
@@ -125,7 +125,7 @@ class TokenBook:
                 created_at=now_ms(),
                 session_id=session.id,
                 project_id=session.project_id,
-                role=role if role in ("worker", "orchestrator") else "worker",
+                role=role if role in SPAWN_ROLES else "worker",
                 task_ids=session.task_ids,
             )
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 from maestro.agents.environment import terminal_env
 from maestro.domain.ids import is_valid_id
-from maestro.domain.models import Project, Session
+from maestro.domain.models import Project, Session, spawn_role
 from maestro.domain.vocabulary import SPAWN_ROLES
 
 
@@ -50,7 +50,7 @@ class Spawn:
     @classmethod
     def from_session(cls, session: Session, project: Project) -> Spawn:
         """From a listed ``spawning`` session and its project (the catch-up path)."""
-        role = session.metadata.get("role") or session.env.get("MAESTRO_ROLE") or "worker"
+        role = spawn_role(session)
         spawn = cls._checked(session.id, session.name, role, project.working_dir, session.env)
         return spawn.claimable_as(session.metadata)
 
